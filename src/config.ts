@@ -1,0 +1,78 @@
+// Every setting of the gateway, read from the environment and validated in one place.
+
+export type DialectSetting = 'auto' | 'singular' | 'plural';
+
+export interface Config {
+  host: string;
+  port: number;
+  /** GitLab's base URL (without /api/v4); null runs the embedded stand-in (demo mode). */
+  gitlabUrl: string | null;
+  dialect: DialectSetting;
+  upstream: {
+    connections: number;
+    connectTimeoutMs: number;
+    headersTimeoutMs: number;
+    bodyTimeoutMs: number;
+    /** Extra attempts for idempotent requests after a transient failure. */
+    retries: number;
+    /** A Retry-After longer than this is not waited for: the client gets UPSTREAM_RATE_LIMITED at once. */
+    maxRetryAfterMs: number;
+  };
+  /** Largest `first` a connection accepts (one GitLab page holds at most 100). */
+  maxPageSize: number;
+  /** Largest `identifiers` list a query or mutation accepts. */
+  maxIdentifiers: number;
+}
+
+export class ConfigError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+function integer(env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!/^-?\d+$/.test(raw.trim()) || n < min || n > max) throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
+  return n;
+}
+
+function url(env: Env, name: string): string | null {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return null;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} must be an http(s) URL such as https://gitlab.example.com`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ConfigError(`${name} must be an http(s) URL such as https://gitlab.example.com`);
+  if (parsed.username || parsed.password || parsed.search || parsed.hash) throw new ConfigError(`${name} must not carry credentials, a query or a fragment`);
+  // Accept a base URL with or without a trailing /api/v4: the client adds it.
+  return parsed.origin + parsed.pathname.replace(/\/+$/, '').replace(/\/api\/v4$/, '');
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+  return raw as T;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  return {
+    host: env.HOST || '0.0.0.0',
+    port: integer(env, 'PORT', 4000, 0, 65_535),
+    gitlabUrl: url(env, 'GITLAB_URL'),
+    dialect: oneOf(env, 'GITLAB_API_DIALECT', ['auto', 'singular', 'plural'], 'auto'),
+    upstream: {
+      connections: integer(env, 'UPSTREAM_CONNECTIONS', 32, 1, 1024),
+      connectTimeoutMs: integer(env, 'UPSTREAM_CONNECT_TIMEOUT_MS', 5_000, 1),
+      headersTimeoutMs: integer(env, 'UPSTREAM_HEADERS_TIMEOUT_MS', 15_000, 1),
+      bodyTimeoutMs: integer(env, 'UPSTREAM_BODY_TIMEOUT_MS', 15_000, 1),
+      retries: integer(env, 'UPSTREAM_RETRIES', 2, 0, 10),
+      maxRetryAfterMs: integer(env, 'UPSTREAM_MAX_RETRY_AFTER_MS', 5_000, 0),
+    },
+    maxPageSize: integer(env, 'MAX_PAGE_SIZE', 100, 1, 100),
+    maxIdentifiers: integer(env, 'MAX_IDENTIFIERS', 1000, 1, 100_000),
+  };
+}

@@ -1,0 +1,344 @@
+// The only place that speaks HTTP to GitLab: paths, encoding, auth header, timeouts, retries and error mapping.
+import { errors as undiciErrors, Pool } from 'undici';
+import type { Config } from '../config.js';
+import { gatewayError, missingToken } from '../errors.js';
+import type { ChecksumStateName, Dialect, ModelInfo } from '../models.js';
+import { DialectState } from './dialect.js';
+
+export const API_PATH = '/api/v4/admin/data_management/';
+
+/** A record as GitLab's entity serialises it. */
+export interface RecordJson {
+  record_identifier: number | string;
+  model_class: string;
+  created_at: string | null;
+  file_size: number | null;
+  checksum_information?: {
+    checksum: string | null;
+    last_checksum: string | null;
+    checksum_state: ChecksumStateName;
+    checksum_retry_count: number | null;
+    checksum_retry_at: string | null;
+    checksum_failure: string | null;
+  };
+}
+
+/** Who is calling: the client's own GitLab token, forwarded in the header it came in. */
+export interface Caller {
+  token: string | null;
+  header: 'authorization' | 'private-token';
+  requestId?: string;
+}
+
+export type PageRequest = { flavour: 'offset'; page: number } | { flavour: 'keyset'; cursor: string | null };
+
+export interface ListQuery {
+  perPage: number;
+  checksumState?: ChecksumStateName | null;
+  identifiers?: readonly string[] | null;
+  /** Omitted: keyset where the dialect has it, else offset from page 1. */
+  page?: PageRequest;
+}
+
+export interface ListPage {
+  records: RecordJson[];
+  /** The flavour GitLab actually paginated with. */
+  flavour: 'offset' | 'keyset';
+  page: number | null;
+  nextPage: number | null;
+  nextCursor: string | null;
+  /** X-Total, when GitLab sent one. */
+  total: number | null;
+}
+
+export interface BulkResult {
+  status: string;
+  message: string;
+}
+
+export interface BulkFilters {
+  checksumState?: ChecksumStateName | null;
+  identifiers?: readonly string[] | null;
+}
+
+/** GitLab refused to verify one record: the failed state is saved upstream. */
+export class VerificationFailedError extends Error {}
+
+interface Response {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: unknown;
+}
+
+const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
+const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/** Percent-encodes one path segment, dots included, so no identifier can climb out of the API's path. */
+export function encodeSegment(value: string): string {
+  return encodeURIComponent(value).replace(/\./g, '%2E');
+}
+
+class Attempt extends Error {
+  constructor(
+    readonly error: Error,
+    /** Whether the request provably never reached GitLab, so even a PUT may be sent again. */
+    readonly neverArrived: boolean,
+    readonly transient: boolean,
+    readonly waitMs: number | null = null,
+  ) {
+    super(error.message);
+  }
+}
+
+export class GitLabClient {
+  private readonly pool: Pool;
+  private readonly basePath: string;
+  readonly dialect: DialectState;
+
+  constructor(
+    gitlabUrl: string,
+    dialect: Config['dialect'],
+    private readonly options: Config['upstream'],
+  ) {
+    const url = new URL(gitlabUrl);
+    this.basePath = url.pathname.replace(/\/+$/, '') + API_PATH;
+    this.dialect = new DialectState(dialect);
+    this.pool = new Pool(url.origin, {
+      connections: options.connections,
+      connectTimeout: options.connectTimeoutMs,
+      headersTimeout: options.headersTimeoutMs,
+      bodyTimeout: options.bodyTimeoutMs,
+      keepAliveTimeout: 30_000,
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+
+  async list(caller: Caller, model: ModelInfo, query: ListQuery): Promise<ListPage> {
+    return this.withDialect(caller, async (dialect) => {
+      const page = query.page ?? (dialect === 'plural' ? { flavour: 'keyset', cursor: null } : { flavour: 'offset', page: 1 });
+      if (page.flavour === 'keyset' && dialect !== 'plural') {
+        throw gatewayError('BAD_USER_INPUT', 'This cursor is no longer valid: GitLab now paginates by page. Start again without `after`.');
+      }
+      const params = new URLSearchParams();
+      if (page.flavour === 'keyset') {
+        params.set('pagination', 'keyset');
+        if (page.cursor) params.set('cursor', page.cursor);
+      } else {
+        params.set('page', String(page.page));
+      }
+      params.set('per_page', String(query.perPage));
+      if (query.checksumState) params.set('checksum_state', query.checksumState);
+      for (const id of query.identifiers ?? []) params.append('identifiers[]', id);
+      const res = await this.send(caller, 'GET', [this.dialect.pathName(model)], params);
+      if (!Array.isArray(res.body)) throw gatewayError('UPSTREAM_ERROR', 'GitLab answered with an unexpected body.');
+      return {
+        records: res.body as RecordJson[],
+        flavour: page.flavour,
+        page: page.flavour === 'offset' ? page.page : null,
+        nextPage: positiveInt(header(res, 'x-next-page')),
+        nextCursor: page.flavour === 'keyset' ? nextCursorOf(header(res, 'link')) : null,
+        total: positiveInt(header(res, 'x-total'), true),
+      };
+    });
+  }
+
+  async recalculateOne(caller: Caller, model: ModelInfo, identifier: string): Promise<RecordJson> {
+    return this.withDialect(caller, async () => {
+      const res = await this.send(caller, 'PUT', [this.dialect.pathName(model), identifier, 'checksum'], null, (status, body) => {
+        if (status === 400 && /^400 Bad request - Verifying .+ failed\.$/.test(messageOf(body) ?? '')) {
+          return new VerificationFailedError(`GitLab could not verify ${model.enumName} ${identifier}.`);
+        }
+        return null;
+      });
+      return res.body as RecordJson;
+    });
+  }
+
+  async recalculateAll(caller: Caller, model: ModelInfo, filters: BulkFilters): Promise<BulkResult> {
+    return this.withDialect(caller, async (dialect) => {
+      const filtered = Boolean(filters.checksumState) || Boolean(filters.identifiers?.length);
+      if (filtered && dialect !== 'plural') {
+        // The older API would ignore the filters and re-verify the whole model: refuse rather than surprise.
+        throw gatewayError('BAD_USER_INPUT', 'This GitLab cannot filter a bulk recalculation (it needs GitLab 18.8 or later): drop checksumState and identifiers to recalculate the whole model.');
+      }
+      const params = new URLSearchParams();
+      if (filters.checksumState) params.set('checksum_state', filters.checksumState);
+      for (const id of filters.identifiers ?? []) params.append('identifiers[]', id);
+      const res = await this.send(caller, 'PUT', [this.dialect.pathName(model), 'checksum'], params);
+      const body = res.body as Partial<BulkResult> | null;
+      return { status: String(body?.status ?? 'success'), message: String(body?.message ?? '') };
+    });
+  }
+
+  /** Runs a call in the dialect in use; when GitLab rejects the model name, learns the other dialect and tries once more. */
+  private async withDialect<T>(caller: Caller, call: (dialect: Dialect) => Promise<T>): Promise<T> {
+    if (!caller.token) throw missingToken();
+    const used = this.dialect.dialect;
+    try {
+      const result = await call(used);
+      this.dialect.confirm();
+      return result;
+    } catch (error) {
+      if (!(error instanceof RejectedModelName) || !this.dialect.switchAfterRejectedName(used)) throw unwrap(error);
+      try {
+        const result = await call(this.dialect.dialect);
+        this.dialect.confirm();
+        return result;
+      } catch (retryError) {
+        throw unwrap(retryError);
+      }
+    }
+  }
+
+  private async send(
+    caller: Caller,
+    method: 'GET' | 'PUT',
+    segments: string[],
+    params: URLSearchParams | null,
+    special?: (status: number, body: unknown) => Error | null,
+  ): Promise<Response> {
+    const query = params?.toString();
+    const path = this.basePath + segments.map(encodeSegment).join('/') + (query ? `?${query}` : '');
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (caller.header === 'private-token') headers['private-token'] = caller.token ?? '';
+    else headers.authorization = `Bearer ${caller.token ?? ''}`;
+    if (caller.requestId) headers['x-request-id'] = caller.requestId;
+
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.attempt(method, path, headers, special);
+      } catch (error) {
+        if (!(error instanceof Attempt)) throw error;
+        const mayRetry = attempt < this.options.retries && error.transient && (method === 'GET' || error.neverArrived);
+        if (!mayRetry || (error.waitMs !== null && error.waitMs > this.options.maxRetryAfterMs)) throw error.error;
+        await sleep(error.waitMs ?? backoffMs(attempt));
+      }
+    }
+  }
+
+  private async attempt(method: string, path: string, headers: Record<string, string>, special?: (status: number, body: unknown) => Error | null): Promise<Response> {
+    let status: number;
+    let resHeaders: Response['headers'];
+    let text: string;
+    try {
+      const res = await this.pool.request({ method, path, headers });
+      status = res.statusCode;
+      resHeaders = res.headers;
+      text = await res.body.text();
+    } catch (error) {
+      throw networkFailure(error);
+    }
+    let body: unknown = null;
+    const json = String(resHeaders['content-type'] ?? '').includes('json');
+    if (json && text) {
+      try {
+        body = JSON.parse(text);
+      } catch {
+        throw new Attempt(gatewayError('UPSTREAM_ERROR', 'GitLab answered with a malformed body.'), false, true);
+      }
+    }
+    if (status >= 200 && status < 300) {
+      if (!json) throw new Attempt(gatewayError('UPSTREAM_ERROR', 'GitLab answered with an unexpected body.'), false, true);
+      return { status, headers: resHeaders, body };
+    }
+    const specialError = special?.(status, body);
+    if (specialError) throw specialError;
+    throw statusFailure(status, body, resHeaders);
+  }
+}
+
+/** GitLab's answer for a model name it does not know: the other dialect may know it. */
+class RejectedModelName extends Error {}
+
+function unwrap(error: unknown): unknown {
+  return error instanceof RejectedModelName ? gatewayError('BAD_USER_INPUT', 'GitLab does not know this model.') : error;
+}
+
+function messageOf(body: unknown): string | null {
+  if (body && typeof body === 'object') {
+    const { message, error } = body as { message?: unknown; error?: unknown };
+    if (typeof message === 'string') return message;
+    if (typeof error === 'string') return error;
+  }
+  return null;
+}
+
+/** GitLab's messages are about parameters; still, never echo anything that looks like a URL or a token. */
+function safeMessage(body: unknown): string {
+  return (messageOf(body) ?? '').replace(/https?:\/\/\S+/g, '<url>').replace(/\b(glpat|gloas|glptt|glrt)-[\w-]+/g, '<token>').slice(0, 300);
+}
+
+function statusFailure(status: number, body: unknown, headers: Response['headers']): Error {
+  const message = safeMessage(body);
+  switch (status) {
+    case 400:
+      if (message === 'model_name does not have a valid value') return new RejectedModelName();
+      return gatewayError('BAD_USER_INPUT', `GitLab rejected the request: ${message || 'bad request'}`);
+    case 401:
+      return gatewayError('UNAUTHENTICATED', 'GitLab did not accept the token (401 Unauthorized).');
+    case 403:
+      return gatewayError('FORBIDDEN', 'The token is not allowed to do this: the Data management API needs an administrator, and recalculation a token with the `api` scope.');
+    case 404:
+      if (message === '404 Not Found') {
+        return gatewayError('NOT_FOUND', 'GitLab answered 404 Not Found: the Data management API may be disabled (feature flag geo_primary_verification_view).');
+      }
+      return gatewayError('NOT_FOUND', `GitLab answered: ${message || '404 Not Found'}`);
+    case 429: {
+      const waitMs = retryAfterMs(headers['retry-after']);
+      return new Attempt(gatewayError('UPSTREAM_RATE_LIMITED', 'GitLab is rate limiting the gateway; try again later.', waitMs === null ? {} : { retryAfterSeconds: Math.ceil(waitMs / 1000) }), true, true, waitMs);
+    }
+    case 502:
+    case 503:
+    case 504:
+      return new Attempt(gatewayError('UPSTREAM_UNAVAILABLE', `GitLab is unavailable (${status}).`), false, true);
+    default:
+      return gatewayError('UPSTREAM_ERROR', `GitLab answered with status ${status}.`);
+  }
+}
+
+function networkFailure(error: unknown): Attempt {
+  const code = (error as { code?: string } | null)?.code ?? '';
+  if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) {
+    return new Attempt(gatewayError('UPSTREAM_TIMEOUT', 'GitLab did not answer in time.'), false, false);
+  }
+  if (code === 'UND_ERR_CONNECT_TIMEOUT') return new Attempt(gatewayError('UPSTREAM_TIMEOUT', 'Could not connect to GitLab in time.'), true, true);
+  const neverArrived = CONNECT_ERRORS.has(code);
+  return new Attempt(gatewayError('UPSTREAM_UNAVAILABLE', neverArrived ? 'Could not connect to GitLab.' : 'The connection to GitLab failed.'), neverArrived, true);
+}
+
+function header(res: Response, name: string): string | undefined {
+  const value = res.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function positiveInt(value: string | undefined, allowZero = false): number | null {
+  if (!value || !/^\d+$/.test(value)) return null;
+  const n = Number(value);
+  return n > 0 || allowZero ? n : null;
+}
+
+/** The `cursor` of GitLab's `Link: <...>; rel="next"`, or null on the last page. */
+function nextCursorOf(link: string | undefined): string | null {
+  for (const part of (link ?? '').split(',')) {
+    const match = /<([^>]+)>\s*;\s*rel="next"/.exec(part);
+    if (match) return new URL(match[1]).searchParams.get('cursor');
+  }
+  return null;
+}
+
+function retryAfterMs(value: string | string[] | undefined): number | null {
+  const raw = Array.isArray(value) ? value[0] : value;
+  if (!raw) return null;
+  if (/^\d+$/.test(raw)) return Number(raw) * 1000;
+  const at = Date.parse(raw);
+  return Number.isNaN(at) ? null : Math.max(0, at - Date.now());
+}
+
+function backoffMs(attempt: number): number {
+  return 100 * 2 ** attempt + Math.random() * 100;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

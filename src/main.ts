@@ -1,0 +1,51 @@
+// Reads the config, starts the gateway (and, with no GITLAB_URL, the embedded GitLab stand-in), handles signals.
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { startGateway } from './server.js';
+import { startStandIn, type StandIn } from './stand-in/index.js';
+
+/** The embedded default: a seeded stand-in verifying every second, so live changes show up quickly. */
+const DEMO_STAND_IN = {
+  records: 200,
+  verifyIntervalMs: 1000,
+  verifyBatchSize: 10,
+  compositeKeyModels: ['supply_chain_attestations'],
+};
+
+function readConfig(): Config {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`config error: ${error.message}\n`);
+    process.exit(2);
+  }
+}
+
+async function main(): Promise<void> {
+  const config = readConfig();
+  let standIn: StandIn | null = null;
+  if (!config.gitlabUrl) standIn = await startStandIn(DEMO_STAND_IN);
+  const gateway = await startGateway(config, {
+    gitlabUrl: config.gitlabUrl ?? standIn!.url,
+    demoToken: standIn?.tokens.admin,
+  });
+  if (standIn) {
+    process.stdout.write(
+      `Demo mode: no GITLAB_URL, so an embedded GitLab stand-in (${standIn.options.dialect} dialect) serves as upstream.\n` +
+        `  admin token: ${standIn.tokens.admin} (already in GraphiQL's headers)\n`,
+    );
+  }
+  process.stdout.write(`Gateway ready: ${gateway.url} (GraphiQL in a browser)\n`);
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await gateway.close();
+    await standIn?.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+}
+
+await main();

@@ -1,0 +1,7 @@
+// Imports every part of the schema, then builds it.
+import { builder } from './builder.js';
+import './scalars.js';
+import './model-record.js';
+import './recalculate.js';
+
+export const schema = builder.toSchema({ sortSchema: false });

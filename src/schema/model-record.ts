@@ -1,0 +1,154 @@
+// ModelName, ChecksumState, ModelRecord and ChecksumInformation, with the queries that return them.
+import { CHECKSUM_STATES, MODELS, MODELS_BY_ENUM, type ChecksumStateName, type ModelInfo } from '../models.js';
+import type { RecordJson } from '../gitlab/client.js';
+import { gatewayError } from '../errors.js';
+import { builder } from './builder.js';
+import { loadConnection, type RecordConnection, type RecordEdge } from './connection.js';
+
+export interface ModelRecordSource {
+  model: ModelInfo;
+  record: RecordJson;
+}
+
+export const ModelName = builder.enumType('ModelName', {
+  description: 'A kind of data GitLab Geo replicates and verifies.',
+  values: Object.fromEntries(
+    MODELS.map((m) => [
+      m.enumName,
+      {
+        value: m.enumName,
+        description: m.singular
+          ? `${m.modelClass} (\`${m.singular}\` / \`${m.plural}\` in GitLab's REST API).`
+          : `${m.modelClass}. Newer model: only GitLab 18.8 and later (\`${m.plural}\`) know it.`,
+      },
+    ]),
+  ),
+});
+
+export const ChecksumState = builder.enumType('ChecksumState', {
+  description: "Where a record stands in GitLab's verification state machine.",
+  values: {
+    PENDING: { value: 'pending', description: 'Waiting for the background job to verify it.' },
+    STARTED: { value: 'started', description: 'Being verified now.' },
+    SUCCEEDED: { value: 'succeeded', description: 'Verified: `checksum` is current.' },
+    FAILED: { value: 'failed', description: 'Verification failed; `checksumFailure` says why and `checksumRetryAt` when it is retried.' },
+    DISABLED: { value: 'disabled', description: 'Verification is disabled for this record.' },
+  } as const,
+});
+
+export function modelOf(enumName: string): ModelInfo {
+  const model = MODELS_BY_ENUM.get(enumName);
+  if (!model) throw gatewayError('BAD_USER_INPUT', `Unknown model ${enumName}.`);
+  return model;
+}
+
+const ChecksumInformation = builder.objectRef<NonNullable<RecordJson['checksum_information']>>('ChecksumInformation').implement({
+  description: "Geo's checksum information of a record.",
+  fields: (t) => ({
+    checksum: t.string({ nullable: true, description: 'Lowercase hex checksum; null until verified, and after a failure.', resolve: (c) => c.checksum }),
+    lastChecksum: t.field({ type: 'DateTime', nullable: true, description: 'When the record was last verified.', resolve: (c) => c.last_checksum }),
+    checksumState: t.field({
+      type: ChecksumState,
+      resolve: (c) => {
+        if (!(CHECKSUM_STATES as readonly string[]).includes(c.checksum_state)) throw gatewayError('UPSTREAM_ERROR', 'GitLab sent an unknown checksum state.');
+        return c.checksum_state;
+      },
+    }),
+    checksumRetryCount: t.int({ nullable: true, resolve: (c) => c.checksum_retry_count }),
+    checksumRetryAt: t.field({ type: 'DateTime', nullable: true, description: 'When a failed verification is retried.', resolve: (c) => c.checksum_retry_at }),
+    checksumFailure: t.string({ nullable: true, description: 'Why the last verification failed.', resolve: (c) => c.checksum_failure }),
+  }),
+});
+
+export const ModelRecord = builder.objectRef<ModelRecordSource>('ModelRecord').implement({
+  description: 'One record of a model, with its checksum information.',
+  fields: (t) => ({
+    id: t.id({
+      description: 'Globally unique id, in GitLab\'s style: gid://gitlab/<ModelClass>/<recordIdentifier>. Stable for client caches.',
+      resolve: ({ model, record }) => `gid://gitlab/${model.modelClass}/${record.record_identifier}`,
+    }),
+    model: t.field({ type: ModelName, resolve: ({ model }) => model.enumName }),
+    recordIdentifier: t.id({ description: "GitLab's identifier as is: an integer, or URL-safe base64 of a composite key.", resolve: ({ record }) => String(record.record_identifier) }),
+    modelClass: t.string({ resolve: ({ record }) => record.model_class }),
+    createdAt: t.field({ type: 'DateTime', nullable: true, resolve: ({ record }) => record.created_at }),
+    fileSize: t.field({ type: 'BigInt', nullable: true, description: 'Size in bytes; null for repositories.', resolve: ({ record }) => record.file_size }),
+    checksumInformation: t.field({
+      type: ChecksumInformation,
+      nullable: true,
+      description: 'Null when verification is not enabled for this model.',
+      resolve: ({ record }) => record.checksum_information ?? null,
+    }),
+  }),
+});
+
+const PageInfo = builder.objectRef<RecordConnection>('PageInfo').implement({
+  fields: (t) => ({
+    hasNextPage: t.boolean({ resolve: (c) => c.hasNextPage }),
+    hasPreviousPage: t.boolean({ resolve: (c) => c.hasPreviousPage }),
+    startCursor: t.string({ nullable: true, resolve: (c) => c.edges[0]?.cursor ?? null }),
+    endCursor: t.string({ nullable: true, resolve: (c) => c.edges.at(-1)?.cursor ?? null }),
+  }),
+});
+
+const ModelRecordEdge = builder.objectRef<{ model: ModelInfo; edge: RecordEdge }>('ModelRecordEdge').implement({
+  fields: (t) => ({
+    cursor: t.string({ resolve: ({ edge }) => edge.cursor }),
+    node: t.field({ type: ModelRecord, resolve: ({ model, edge }) => ({ model, record: edge.record }) }),
+  }),
+});
+
+const ModelRecordConnection = builder.objectRef<RecordConnection>('ModelRecordConnection').implement({
+  fields: (t) => ({
+    edges: t.field({ type: [ModelRecordEdge], resolve: (c) => c.edges.map((edge) => ({ model: c.model, edge })) }),
+    nodes: t.field({ type: [ModelRecord], resolve: (c) => c.edges.map((edge) => ({ model: c.model, record: edge.record })) }),
+    pageInfo: t.field({ type: PageInfo, resolve: (c) => c }),
+    totalCount: t.int({ nullable: true, description: 'How many records match, when GitLab counts them (the newer API, up to 10,000).', resolve: (c) => c.totalCount() }),
+  }),
+});
+
+/** Checks a client's identifier list before it reaches GitLab. */
+export function identifierList(ids: readonly (string | number)[] | null | undefined, max: number): string[] | null {
+  if (!ids || ids.length === 0) return null;
+  if (ids.length > max) throw gatewayError('BAD_USER_INPUT', `At most ${max} identifiers are accepted, got ${ids.length}.`);
+  return ids.map(String);
+}
+
+builder.queryType({
+  fields: (t) => ({
+    modelRecords: t.field({
+      type: ModelRecordConnection,
+      description: "A model's records, in ascending id order, optionally filtered.",
+      args: {
+        model: t.arg({ type: ModelName, required: true }),
+        checksumState: t.arg({ type: ChecksumState }),
+        identifiers: t.arg.idList({ description: 'Only these records (integers, or base64 composite keys; not both kinds).' }),
+        first: t.arg.int({ description: 'Page size, 1 to 100 (default 20).' }),
+        after: t.arg.string({ description: 'The `endCursor` of the previous page.' }),
+      },
+      resolve: (_, args, ctx) => {
+        const first = args.first ?? 20;
+        if (first < 1 || first > ctx.config.maxPageSize) throw gatewayError('BAD_USER_INPUT', `first must be between 1 and ${ctx.config.maxPageSize}.`);
+        return loadConnection(ctx, modelOf(args.model), {
+          checksumState: (args.checksumState as ChecksumStateName | null | undefined) ?? null,
+          identifiers: identifierList(args.identifiers, ctx.config.maxIdentifiers),
+          first,
+          after: args.after ?? null,
+        });
+      },
+    }),
+    modelRecord: t.field({
+      type: ModelRecord,
+      nullable: true,
+      description: 'One record, or null when GitLab has no such record.',
+      args: {
+        model: t.arg({ type: ModelName, required: true }),
+        recordIdentifier: t.arg.id({ required: true }),
+      },
+      resolve: async (_, args, ctx) => {
+        const model = modelOf(args.model);
+        const record = await ctx.loaders.load(model, String(args.recordIdentifier));
+        return record ? { model, record } : null;
+      },
+    }),
+  }),
+});

@@ -1,0 +1,77 @@
+// The mutations: re-verify one record now, or queue a whole model (optionally filtered) for re-verification.
+import { VerificationFailedError } from '../gitlab/client.js';
+import { gatewayError } from '../errors.js';
+import type { ChecksumStateName } from '../models.js';
+import { builder } from './builder.js';
+import { ChecksumState, identifierList, ModelName, ModelRecord, modelOf, type ModelRecordSource } from './model-record.js';
+
+interface RecalculateChecksumResult {
+  record: ModelRecordSource | null;
+  errors: string[];
+}
+
+const RecalculateChecksumPayload = builder.objectRef<RecalculateChecksumResult>('RecalculateChecksumPayload').implement({
+  fields: (t) => ({
+    record: t.field({ type: ModelRecord, nullable: true, description: 'The record after verification, succeeded or failed.', resolve: (p) => p.record }),
+    errors: t.stringList({ description: 'Why verification failed; empty on success.', resolve: (p) => p.errors }),
+  }),
+});
+
+interface RecalculateAllResult {
+  model: string;
+  status: string;
+  message: string;
+}
+
+const RecalculateAllChecksumsPayload = builder.objectRef<RecalculateAllResult>('RecalculateAllChecksumsPayload').implement({
+  fields: (t) => ({
+    model: t.field({ type: ModelName, resolve: (p) => p.model }),
+    status: t.string({ description: 'GitLab\'s status: "success" or "error".', resolve: (p) => p.status }),
+    message: t.string({ description: "GitLab's message.", resolve: (p) => p.message }),
+    errors: t.stringList({ description: 'GitLab\'s message when its status is "error"; empty otherwise.', resolve: (p) => (p.status === 'success' ? [] : [p.message]) }),
+  }),
+});
+
+builder.mutationType({
+  fields: (t) => ({
+    recalculateChecksum: t.field({
+      type: RecalculateChecksumPayload,
+      description: 'Verifies one record now (synchronously, in GitLab). A failed verification is data: the payload has the record in its failed state and `errors` says why.',
+      args: {
+        model: t.arg({ type: ModelName, required: true }),
+        recordIdentifier: t.arg.id({ required: true }),
+      },
+      resolve: async (_, args, ctx) => {
+        const model = modelOf(args.model);
+        const identifier = String(args.recordIdentifier);
+        try {
+          const record = await ctx.client.recalculateOne(ctx.caller, model, identifier);
+          ctx.loaders.prime(model, record);
+          return { record: { model, record }, errors: [] };
+        } catch (error) {
+          if (!(error instanceof VerificationFailedError)) throw error;
+          // GitLab saved the failed state but did not send it back: read it once.
+          const record = await ctx.loaders.load(model, identifier);
+          const reason = record?.checksum_information?.checksum_failure;
+          return { record: record ? { model, record } : null, errors: [reason ? `Verification failed: ${reason}` : 'Verification failed.'] };
+        }
+      },
+    }),
+    recalculateAllChecksums: t.field({
+      type: RecalculateAllChecksumsPayload,
+      description: "Queues records of a model for re-verification by GitLab's background job (asynchronous). Filters need GitLab 18.8 or later.",
+      args: {
+        model: t.arg({ type: ModelName, required: true }),
+        checksumState: t.arg({ type: ChecksumState, description: 'Only records in this state (not PENDING: those are queued already).' }),
+        identifiers: t.arg.idList({ description: 'Only these records.' }),
+      },
+      resolve: async (_, args, ctx) => {
+        const model = modelOf(args.model);
+        const checksumState = (args.checksumState as ChecksumStateName | null | undefined) ?? null;
+        if (checksumState === 'pending') throw gatewayError('BAD_USER_INPUT', 'checksumState cannot be PENDING: pending records are queued already.');
+        const result = await ctx.client.recalculateAll(ctx.caller, model, { checksumState, identifiers: identifierList(args.identifiers, ctx.config.maxIdentifiers) });
+        return { model: model.enumName, ...result };
+      },
+    }),
+  }),
+});
