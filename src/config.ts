@@ -22,6 +22,14 @@ export interface Config {
   maxPageSize: number;
   /** Largest `identifiers` list a query or mutation accepts. */
   maxIdentifiers: number;
+  live: {
+    fastPollMs: number;
+    slowPollMs: number;
+    authRecheckMs: number;
+    maxBackoffMs: number;
+    maxIdentifiers: number;
+    maxSubscriptionsPerConnection: number;
+  };
 }
 
 export class ConfigError extends Error {}
@@ -74,5 +82,13 @@ export function loadConfig(env: Env = process.env): Config {
     },
     maxPageSize: integer(env, 'MAX_PAGE_SIZE', 100, 1, 100),
     maxIdentifiers: integer(env, 'MAX_IDENTIFIERS', 1000, 1, 100_000),
+    live: {
+      fastPollMs: integer(env, 'LIVE_FAST_POLL_MS', 1_000, 50),
+      slowPollMs: integer(env, 'LIVE_SLOW_POLL_MS', 30_000, 50),
+      authRecheckMs: integer(env, 'LIVE_AUTH_RECHECK_MS', 60_000, 100),
+      maxBackoffMs: integer(env, 'LIVE_MAX_BACKOFF_MS', 60_000, 100),
+      maxIdentifiers: integer(env, 'LIVE_MAX_IDENTIFIERS', 1_000, 1, 100_000),
+      maxSubscriptionsPerConnection: integer(env, 'LIVE_MAX_SUBSCRIPTIONS_PER_CONNECTION', 100, 1, 100_000),
+    },
   };
 }

@@ -3,15 +3,24 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from './config.js';
 import type { Caller, GitLabClient } from './gitlab/client.js';
 import { RecordLoaders } from './gitlab/loaders.js';
+import type { Watcher } from './live/watcher.js';
 
 export interface GatewayContext {
   caller: Caller;
   client: GitLabClient;
   loaders: RecordLoaders;
   config: Config;
+  /** The process-wide watcher behind subscriptions; mutations tell it what they learn. */
+  live: Watcher;
 }
 
 type HeaderSource = { get(name: string): string | null };
+
+/** graphql-ws sends credentials in `connection_init`: read them like headers, whatever their case. */
+export function connectionParamsHeaders(params: Readonly<Record<string, unknown>> | undefined): HeaderSource {
+  const lower = new Map(Object.entries(params ?? {}).map(([k, v]) => [k.toLowerCase(), typeof v === 'string' ? v : null]));
+  return { get: (name) => lower.get(name) ?? null };
+}
 
 /** The GitLab token of the request, taken from `Authorization: Bearer` or `PRIVATE-TOKEN`, in that order. */
 export function callerFrom(headers: HeaderSource): Caller {
@@ -22,6 +31,6 @@ export function callerFrom(headers: HeaderSource): Caller {
   return { token: privateToken || null, header: 'private-token', requestId };
 }
 
-export function createContext(client: GitLabClient, config: Config, caller: Caller): GatewayContext {
-  return { caller, client, config, loaders: new RecordLoaders(client, caller) };
+export function createContext(client: GitLabClient, config: Config, live: Watcher, caller: Caller): GatewayContext {
+  return { caller, client, config, live, loaders: new RecordLoaders(client, caller) };
 }

@@ -61,34 +61,41 @@ export class RecordLoaders {
   }
 
   private async fetch(model: ModelInfo, ids: readonly string[]): Promise<(RecordJson | null | Error)[]> {
-    // GitLab rejects a list mixing integers and base64 keys, so each kind gets calls of its own.
-    const groups: Record<KeyKind, string[]> = { integer: [], base64: [] };
-    for (const id of ids) {
-      const key = recordKey(id);
-      if (key) groups[key.kind].push(id);
-    }
-    const chunks: string[][] = [];
-    for (const group of Object.values(groups)) {
-      for (let i = 0; i < group.length; i += BATCH_LIMIT) chunks.push(group.slice(i, i + BATCH_LIMIT));
-    }
-    const found = new Map<string, RecordJson | Error>();
-    await Promise.all(
-      chunks.map(async (chunk) => {
-        try {
-          const page = await this.client.list(this.caller, model, { perPage: BATCH_LIMIT, identifiers: chunk, page: { flavour: 'offset', page: 1 } });
-          for (const record of page.records) {
-            const key = recordKey(record.record_identifier);
-            if (key) found.set(key.key, record);
-          }
-        } catch (error) {
-          // A failed call fails only the keys it carried.
-          for (const id of chunk) found.set(recordKey(id)!.key, error as Error);
-        }
-      }),
-    );
+    const found = await fetchByIdentifiers(this.client, this.caller, model, ids);
     return ids.map((id) => {
       const key = recordKey(id);
       return key ? (found.get(key.key) ?? null) : null;
     });
   }
+}
+
+/**
+ * Fetches records by identifier in list calls of up to 100 `identifiers[]`, one kind of key per call
+ * (GitLab rejects a mix). Keyed by recordKey(); a failed call fails only the keys it carried.
+ */
+export async function fetchByIdentifiers(client: GitLabClient, caller: Caller, model: ModelInfo, ids: Iterable<string>): Promise<Map<string, RecordJson | Error>> {
+  const groups: Record<KeyKind, string[]> = { integer: [], base64: [] };
+  for (const id of ids) {
+    const key = recordKey(id);
+    if (key) groups[key.kind].push(id);
+  }
+  const chunks: string[][] = [];
+  for (const group of Object.values(groups)) {
+    for (let i = 0; i < group.length; i += BATCH_LIMIT) chunks.push(group.slice(i, i + BATCH_LIMIT));
+  }
+  const found = new Map<string, RecordJson | Error>();
+  await Promise.all(
+    chunks.map(async (chunk) => {
+      try {
+        const page = await client.list(caller, model, { perPage: BATCH_LIMIT, identifiers: chunk, page: { flavour: 'offset', page: 1 } });
+        for (const record of page.records) {
+          const key = recordKey(record.record_identifier);
+          if (key) found.set(key.key, record);
+        }
+      } catch (error) {
+        for (const id of chunk) found.set(recordKey(id)!.key, error as Error);
+      }
+    }),
+  );
+  return found;
 }

@@ -3,5 +3,6 @@ import { builder } from './builder.js';
 import './scalars.js';
 import './model-record.js';
 import './recalculate.js';
+import './live.js';
 
 export const schema = builder.toSchema({ sortSchema: false });

@@ -47,11 +47,15 @@ builder.mutationType({
         try {
           const record = await ctx.client.recalculateOne(ctx.caller, model, identifier);
           ctx.loaders.prime(model, record);
+          ctx.live.observe(model, [record]);
+          ctx.live.hurry(model);
           return { record: { model, record }, errors: [] };
         } catch (error) {
           if (!(error instanceof VerificationFailedError)) throw error;
           // GitLab saved the failed state but did not send it back: read it once.
           const record = await ctx.loaders.load(model, identifier);
+          if (record) ctx.live.observe(model, [record]);
+          ctx.live.hurry(model);
           const reason = record?.checksum_information?.checksum_failure;
           return { record: record ? { model, record } : null, errors: [reason ? `Verification failed: ${reason}` : 'Verification failed.'] };
         }
@@ -70,6 +74,8 @@ builder.mutationType({
         const checksumState = (args.checksumState as ChecksumStateName | null | undefined) ?? null;
         if (checksumState === 'pending') throw gatewayError('BAD_USER_INPUT', 'checksumState cannot be PENDING: pending records are queued already.');
         const result = await ctx.client.recalculateAll(ctx.caller, model, { checksumState, identifiers: identifierList(args.identifiers, ctx.config.maxIdentifiers) });
+        // GitLab queues the work: the watched records of this model are about to move, so poll them closely.
+        ctx.live.hurry(model);
         return { model: model.enumName, ...result };
       },
     }),

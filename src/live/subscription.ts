@@ -1,0 +1,129 @@
+// One subscriber's stream: the current state of each watched record first, then every change, until it ends.
+import type { GraphQLError } from 'graphql';
+import type { GatewayContext } from '../context.js';
+import { gatewayError, missingToken } from '../errors.js';
+import type { RecordJson } from '../gitlab/client.js';
+import { recordKey } from '../gitlab/loaders.js';
+import type { ModelInfo } from '../models.js';
+import type { RecordChange } from './pubsub.js';
+import { signatureOf, type Watch, type Watcher } from './watcher.js';
+
+export type LiveEvent = { change: RecordChange; model: ModelInfo } | { revoked: GraphQLError };
+
+/**
+ * A hand-written async iterator rather than an async generator: unsubscribing must stop the watch at once,
+ * even while waiting for the next change (a generator would only see `return()` at its next `yield`).
+ */
+export class RecordStream implements AsyncIterableIterator<LiveEvent> {
+  private readonly buffer: LiveEvent[] = [];
+  private waiting: ((result: IteratorResult<LiveEvent>) => void) | null = null;
+  private ended = false;
+  private started = false;
+  private early: RecordChange[] = [];
+  /** What this subscriber last saw of each record, so it never gets the same state twice in a row. */
+  private readonly lastSent = new Map<string, string>();
+  private stopWatching: (() => void) | null = null;
+
+  constructor(
+    private readonly watcher: Watcher,
+    private readonly model: ModelInfo,
+    private readonly keys: Map<string, string>,
+  ) {}
+
+  /** Watches first, then reads the current state, so nothing that happens in between is lost. */
+  async start(ctx: GatewayContext): Promise<this> {
+    const caller = ctx.caller;
+    const watch: Watch = {
+      caller,
+      model: this.model,
+      keys: this.keys,
+      deliver: (change) => (this.started ? this.offer(change) : this.early.push(change)),
+      revoke: (error) => this.revoke(error),
+    };
+    this.stopWatching = this.watcher.watch(watch);
+    try {
+      const token = caller.token!;
+      let records = this.watcher.tokens.isFresh(token) ? this.watcher.snapshot(this.model, this.keys.keys()) : null;
+      if (!records) {
+        const loaded = await Promise.all([...this.keys.values()].map((id) => ctx.loaders.load(this.model, id)));
+        records = loaded.filter((r): r is RecordJson => r !== null);
+        this.watcher.tokens.markVerified(token);
+        this.watcher.observe(this.model, records);
+      }
+      const observedAt = new Date().toISOString();
+      for (const record of records) {
+        const key = recordKey(record.record_identifier)!.key;
+        const state = record.checksum_information?.checksum_state ?? 'disabled';
+        this.offer({ key, record, previousState: null, state, observedAt });
+      }
+      this.started = true;
+      for (const change of this.early.splice(0)) this.offer(change);
+      return this;
+    } catch (error) {
+      await this.return();
+      throw error;
+    }
+  }
+
+  private offer(change: RecordChange): void {
+    const signature = signatureOf(change.record);
+    if (this.lastSent.get(change.key) === signature) return;
+    this.lastSent.set(change.key, signature);
+    this.push({ change, model: this.model });
+  }
+
+  private revoke(error: GraphQLError): void {
+    this.push({ revoked: error });
+    this.stop();
+  }
+
+  private push(event: LiveEvent): void {
+    if (this.ended && !('revoked' in event)) return;
+    if (this.waiting) {
+      const resolve = this.waiting;
+      this.waiting = null;
+      resolve({ value: event, done: false });
+    } else {
+      this.buffer.push(event);
+    }
+  }
+
+  private stop(): void {
+    this.ended = true;
+    this.stopWatching?.();
+    this.stopWatching = null;
+  }
+
+  next(): Promise<IteratorResult<LiveEvent>> {
+    const event = this.buffer.shift();
+    if (event) return Promise.resolve({ value: event, done: false });
+    if (this.ended) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => (this.waiting = resolve));
+  }
+
+  return(): Promise<IteratorResult<LiveEvent>> {
+    this.stop();
+    this.buffer.length = 0;
+    this.waiting?.({ value: undefined, done: true });
+    this.waiting = null;
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}
+
+/** Checks a subscription's arguments and opens its stream. */
+export async function watchRecords(ctx: GatewayContext, model: ModelInfo, identifiers: readonly string[], maxIdentifiers: number): Promise<RecordStream> {
+  if (!ctx.caller.token) throw missingToken();
+  if (identifiers.length === 0) throw gatewayError('BAD_USER_INPUT', 'identifiers must name at least one record.');
+  if (identifiers.length > maxIdentifiers) throw gatewayError('BAD_USER_INPUT', `A subscription watches at most ${maxIdentifiers} records, got ${identifiers.length}.`);
+  const keys = new Map<string, string>();
+  for (const id of identifiers) {
+    const key = recordKey(id);
+    if (!key) throw gatewayError('BAD_USER_INPUT', `"${id.slice(0, 64)}" is not a record identifier (an integer, or URL-safe base64 of a composite key).`);
+    if (!keys.has(key.key)) keys.set(key.key, id);
+  }
+  return new RecordStream(ctx.live, model, keys).start(ctx);
+}

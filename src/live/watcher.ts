@@ -1,0 +1,277 @@
+// One shared, adaptive poll per model, whatever the number of subscribers: fetch the watched records, diff, publish.
+import { GraphQLError } from 'graphql';
+import type { Caller, GitLabClient, RecordJson } from '../gitlab/client.js';
+import { fetchByIdentifiers, recordKey } from '../gitlab/loaders.js';
+import type { ChecksumStateName, ModelInfo } from '../models.js';
+import type { ChangeBatch, ChangeBus, RecordChange } from './pubsub.js';
+import { isAuthError, TokenChecker } from './token-checker.js';
+
+export interface LiveOptions {
+  /** Pace while any watched record is pending or started, or just after a recalculation. */
+  fastPollMs: number;
+  /** Pace while every watched record is settled. */
+  slowPollMs: number;
+  /** How often each subscriber's token is checked again. */
+  authRecheckMs: number;
+  /** Longest wait between polls while GitLab fails. */
+  maxBackoffMs: number;
+}
+
+/** One subscription, as the watcher sees it. */
+export interface Watch {
+  caller: Caller;
+  model: ModelInfo;
+  /** recordKey() -> the identifier as the subscriber spelt it. */
+  keys: Map<string, string>;
+  deliver(change: RecordChange): void;
+  revoke(error: GraphQLError): void;
+}
+
+interface Observed {
+  signature: string;
+  state: ChecksumStateName;
+  record: RecordJson;
+}
+
+class ModelPoll {
+  readonly watches = new Set<Watch>();
+  /** recordKey() -> identifier and how many watches share it. */
+  readonly watched = new Map<string, { identifier: string; refs: number }>();
+  readonly observed = new Map<string, Observed>();
+  timer: NodeJS.Timeout | null = null;
+  dueAt = Infinity;
+  polling = false;
+  failures = 0;
+  fastUntil = 0;
+  unsubscribeBus: (() => void) | null = null;
+
+  constructor(readonly model: ModelInfo) {}
+}
+
+const SETTLED_AFTER_HURRY_MS = 10_000;
+
+/** What of a record's checksum information counts as a change. */
+export function signatureOf(record: RecordJson): string {
+  const c = record.checksum_information;
+  return c ? `${c.checksum_state}|${c.checksum}|${c.checksum_retry_count}|${c.checksum_failure}|${c.last_checksum}|${c.checksum_retry_at}` : 'none';
+}
+
+function stateOf(record: RecordJson): ChecksumStateName {
+  return record.checksum_information?.checksum_state ?? 'disabled';
+}
+
+export class Watcher {
+  private readonly polls = new Map<ModelInfo, ModelPoll>();
+  private recheckTimer: NodeJS.Timeout | null = null;
+  readonly tokens: TokenChecker;
+  /** Counters for metrics and benchmarks. */
+  readonly stats = { cycles: 0, failedCycles: 0, published: 0 };
+
+  constructor(
+    private readonly client: GitLabClient,
+    private readonly bus: ChangeBus,
+    readonly options: LiveOptions,
+  ) {
+    this.tokens = new TokenChecker(client, options.authRecheckMs);
+  }
+
+  get activeSubscriptions(): number {
+    let n = 0;
+    for (const poll of this.polls.values()) n += poll.watches.size;
+    return n;
+  }
+
+  /** Starts watching; the returned function stops, and the last watcher of a record takes it out of the poll. */
+  watch(watch: Watch): () => void {
+    const poll = this.pollOf(watch.model);
+    poll.watches.add(watch);
+    for (const [key, identifier] of watch.keys) {
+      const entry = poll.watched.get(key);
+      if (entry) entry.refs++;
+      else poll.watched.set(key, { identifier, refs: 1 });
+    }
+    this.schedule(poll, this.paceOf(poll));
+    this.startRechecks();
+    let stopped = false;
+    return () => {
+      if (stopped) return;
+      stopped = true;
+      this.unwatch(poll, watch);
+    };
+  }
+
+  /** The last observation of these records, if every one is known: spares GitLab a call per new subscriber. */
+  snapshot(model: ModelInfo, keys: Iterable<string>): RecordJson[] | null {
+    const poll = this.polls.get(model);
+    if (!poll) return null;
+    const records: RecordJson[] = [];
+    for (const key of keys) {
+      const seen = poll.observed.get(key);
+      if (!seen) return null;
+      records.push(seen.record);
+    }
+    return records;
+  }
+
+  /** Takes in records read anywhere (a poll, a new subscriber, a mutation) and publishes what changed. */
+  observe(model: ModelInfo, records: Iterable<RecordJson>, observedAt = new Date().toISOString()): void {
+    const poll = this.polls.get(model);
+    if (!poll) return;
+    const changes: RecordChange[] = [];
+    for (const record of records) {
+      const key = recordKey(record.record_identifier)?.key;
+      if (!key || !poll.watched.has(key)) continue;
+      const signature = signatureOf(record);
+      const before = poll.observed.get(key);
+      poll.observed.set(key, { signature, state: stateOf(record), record });
+      if (before && before.signature !== signature) {
+        changes.push({ key, record, previousState: before.state, state: stateOf(record), observedAt });
+      }
+    }
+    if (changes.length > 0) {
+      this.stats.published += changes.length;
+      const batch: ChangeBatch = { model: model.enumName, changes };
+      this.bus.publish(batch);
+    }
+    this.schedule(poll, this.paceOf(poll));
+  }
+
+  /** A recalculation went through the gateway: watch this model closely for a while. */
+  hurry(model: ModelInfo): void {
+    const poll = this.polls.get(model);
+    if (!poll) return;
+    poll.fastUntil = Date.now() + Math.max(SETTLED_AFTER_HURRY_MS, 3 * this.options.fastPollMs);
+    this.schedule(poll, this.options.fastPollMs);
+  }
+
+  close(): void {
+    for (const poll of this.polls.values()) {
+      if (poll.timer) clearTimeout(poll.timer);
+      poll.unsubscribeBus?.();
+    }
+    this.polls.clear();
+    if (this.recheckTimer) clearInterval(this.recheckTimer);
+    this.recheckTimer = null;
+  }
+
+  private pollOf(model: ModelInfo): ModelPoll {
+    let poll = this.polls.get(model);
+    if (!poll) {
+      poll = new ModelPoll(model);
+      const created = poll;
+      // Each watch gets only its own records out of a model's batches.
+      poll.unsubscribeBus = this.bus.subscribe(model.enumName, (batch) => {
+        for (const watch of created.watches) {
+          for (const change of batch.changes) if (watch.keys.has(change.key)) watch.deliver(change);
+        }
+      });
+      this.polls.set(model, poll);
+    }
+    return poll;
+  }
+
+  private unwatch(poll: ModelPoll, watch: Watch): void {
+    poll.watches.delete(watch);
+    for (const key of watch.keys.keys()) {
+      const entry = poll.watched.get(key);
+      if (entry && --entry.refs === 0) {
+        poll.watched.delete(key);
+        poll.observed.delete(key);
+      }
+    }
+    if (poll.watches.size === 0) {
+      // Nobody watches: no polling at all.
+      if (poll.timer) clearTimeout(poll.timer);
+      poll.unsubscribeBus?.();
+      this.polls.delete(poll.model);
+    }
+    if (this.polls.size === 0 && this.recheckTimer) {
+      clearInterval(this.recheckTimer);
+      this.recheckTimer = null;
+    }
+  }
+
+  private paceOf(poll: ModelPoll): number {
+    if (Date.now() < poll.fastUntil) return this.options.fastPollMs;
+    for (const key of poll.watched.keys()) {
+      const state = poll.observed.get(key)?.state;
+      if (state === undefined || state === 'pending' || state === 'started') return this.options.fastPollMs;
+    }
+    return this.options.slowPollMs;
+  }
+
+  /** Polls after `delayMs`, unless a poll is already due sooner. */
+  private schedule(poll: ModelPoll, delayMs: number): void {
+    if (this.polls.get(poll.model) !== poll || poll.polling) return;
+    const dueAt = Date.now() + delayMs;
+    if (poll.timer && poll.dueAt <= dueAt) return;
+    if (poll.timer) clearTimeout(poll.timer);
+    poll.dueAt = dueAt;
+    poll.timer = setTimeout(() => void this.cycle(poll), delayMs);
+    poll.timer.unref();
+  }
+
+  private async cycle(poll: ModelPoll): Promise<void> {
+    poll.timer = null;
+    poll.dueAt = Infinity;
+    if (this.polls.get(poll.model) !== poll || poll.watched.size === 0) return;
+    const caller = this.pollingCaller(poll);
+    if (!caller) return;
+    poll.polling = true;
+    this.stats.cycles++;
+    let delay: number;
+    try {
+      const found = await fetchByIdentifiers(this.client, caller, poll.model, [...poll.watched.values()].map((w) => w.identifier));
+      const failure = [...found.values()].find((v): v is Error => v instanceof Error);
+      this.observe(poll.model, [...found.values()].filter((v): v is RecordJson => !(v instanceof Error)));
+      if (failure && isAuthError(failure)) {
+        // This subscriber's token no longer works: cut its subscriptions off, poll again with another one.
+        this.revokeToken(caller.token ?? '', failure);
+        delay = 0;
+      } else if (failure) {
+        this.stats.failedCycles++;
+        poll.failures++;
+        const retryAfter = failure instanceof GraphQLError ? Number(failure.extensions.retryAfterSeconds ?? 0) * 1000 : 0;
+        delay = Math.min(this.options.maxBackoffMs, Math.max(retryAfter, this.options.fastPollMs * 2 ** poll.failures));
+      } else {
+        poll.failures = 0;
+        delay = this.paceOf(poll);
+      }
+    } finally {
+      poll.polling = false;
+    }
+    this.schedule(poll, delay);
+  }
+
+  /** Any current subscriber's token serves the shared poll: they all may read every record of the model. */
+  private pollingCaller(poll: ModelPoll): Caller | null {
+    for (const watch of poll.watches) if (watch.caller.token) return watch.caller;
+    return null;
+  }
+
+  private revokeToken(token: string, error: GraphQLError): void {
+    this.tokens.forget(token);
+    for (const poll of [...this.polls.values()]) {
+      for (const watch of [...poll.watches]) if (watch.caller.token === token) watch.revoke(error);
+    }
+  }
+
+  private startRechecks(): void {
+    if (this.recheckTimer) return;
+    this.recheckTimer = setInterval(() => void this.recheckTokens(), this.options.authRecheckMs);
+    this.recheckTimer.unref();
+  }
+
+  /** One call per distinct token, however many subscriptions share it. */
+  private async recheckTokens(): Promise<void> {
+    const byToken = new Map<string, Watch>();
+    for (const poll of this.polls.values()) for (const watch of poll.watches) if (watch.caller.token) byToken.set(watch.caller.token, watch);
+    await Promise.all(
+      [...byToken].map(async ([token, watch]) => {
+        const [firstIdentifier] = watch.keys.values();
+        const rejection = await this.tokens.check(watch.caller, watch.model, firstIdentifier);
+        if (rejection) this.revokeToken(token, rejection);
+      }),
+    );
+  }
+}
