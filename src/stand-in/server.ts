@@ -209,6 +209,8 @@ function listRecords(state: StandInState, store: ModelStore, req: IncomingMessag
   const perPage = Math.min(integerParam(params, 'per_page', 20), 100);
   const selection = select(store, params, CHECKSUM_STATES);
   const base = `http://${req.headers.host ?? `${state.options.host}:${state.options.port}`}${path}`;
+  // Grape validates every declared parameter: a bad `sort` is a 400 even when offset pagination ignores it.
+  if (plural) enumParam(params, 'sort', ['asc', 'desc']);
   if (plural && enumParam(params, 'pagination', ['offset', 'keyset']) === 'keyset') {
     return keysetPage(store, selection, params, perPage, base, res);
   }

@@ -1,0 +1,222 @@
+// Spawns the standalone GitLab stand-in (`src/stand-in/cli.ts`) as a child process and drives its control API.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const CLI = 'src/stand-in/cli.ts';
+const LISTENING = /listening on (http:\/\/127\.0\.0\.1:\d+)/;
+
+export const ADMIN_TOKEN = 'glpat-standin-admin';
+export const USER_TOKEN = 'glpat-standin-user';
+export const READ_API_TOKEN = 'glpat-standin-read-api';
+
+export interface FaultSettings {
+  latencyMs: number;
+  latencyJitterMs: number;
+  errorRate: number;
+  rateLimitRate: number;
+  retryAfterSeconds: number;
+  resetRate: number;
+  malformedRate: number;
+}
+
+export interface StandInSettings {
+  dialect: 'singular' | 'plural';
+  featureFlag: boolean;
+  primary: boolean;
+}
+
+export interface LoggedRequest {
+  seq: number;
+  at: string;
+  method: string;
+  path: string;
+  query: string;
+  params: Record<string, string[]>;
+  privateToken: string | null;
+  authorization: string | null;
+  requestId: string | null;
+}
+
+export interface ControlResponse<T> {
+  status: number;
+  body: T;
+}
+
+export interface StandaloneStandIn {
+  /** e.g. http://127.0.0.1:40123 */
+  url: string;
+  /** `${url}/api/v4/admin/data_management` */
+  api: string;
+  pid: number;
+  /** Milliseconds from spawn to the "listening on" line. */
+  startupMs: number;
+  /** Everything the process wrote to stdout and stderr so far. */
+  output(): { stdout: string; stderr: string };
+  /** Stops the process (SIGTERM, then SIGKILL after a grace period) and resolves with how it exited. */
+  stop(): Promise<ExitStatus>;
+  requests(after?: number): Promise<{ requests: LoggedRequest[]; lastSeq: number }>;
+  clearRequests(): Promise<{ lastSeq: number }>;
+  faults(): Promise<FaultSettings>;
+  /** Sends a partial fault setting; answers the status and body (400 on invalid values). */
+  setFaults(partial: unknown): Promise<ControlResponse<FaultSettings & { error?: string }>>;
+  settings(): Promise<StandInSettings>;
+  setSettings(partial: Partial<StandInSettings>): Promise<StandInSettings>;
+  addToken(token: string, role: 'admin' | 'user' | 'readOnly'): Promise<void>;
+  revokeToken(token: string): Promise<boolean>;
+  /** Runs one cycle of the verification job now; answers how many records it started. */
+  verify(): Promise<number>;
+}
+
+export interface ExitStatus {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface StartOptions {
+  /** How long to wait for the "listening" line (default 30 s). */
+  timeoutMs?: number;
+}
+
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+/** Last resort: whatever is still running when the test process exits is killed, so nothing is orphaned. */
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const child of live) {
+      try {
+        child.kill('SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  });
+}
+
+/** Spawns `node --import tsx src/stand-in/cli.ts --port 0 ...flags` and waits until it listens. */
+export async function startStandalone(flags: string[] = [], { timeoutMs = 30_000 }: StartOptions = {}): Promise<StandaloneStandIn> {
+  installExitHook();
+  const spawnedAt = performance.now();
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, '--port', '0', ...flags], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
+  live.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8');
+  child.stderr!.setEncoding('utf8');
+  const exited = new Promise<ExitStatus>((resolve) => {
+    child.once('exit', (code, signal) => {
+      live.delete(child);
+      resolve({ code, signal });
+    });
+  });
+
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => fail(new Error(`stand-in did not listen within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`)), timeoutMs);
+    const fail = (error: Error) => {
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+      reject(error);
+    };
+    child.stdout!.on('data', (chunk: string) => {
+      stdout += chunk;
+      const match = LISTENING.exec(stdout);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    });
+    child.stderr!.on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    child.once('error', fail);
+    child.once('exit', (code, signal) => fail(new Error(`stand-in exited (code ${code}, signal ${signal}) before listening\nstderr: ${stderr}`)));
+  });
+  const startupMs = performance.now() - spawnedAt;
+
+  const control = async <T>(method: string, route: string, body?: unknown): Promise<ControlResponse<T>> => {
+    const response = await fetch(`${url}/-/stand-in/${route}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: response.status, body: (await response.json()) as T };
+  };
+  const ok = async <T>(method: string, route: string, body?: unknown): Promise<T> => {
+    const { status, body: answer } = await control<T>(method, route, body);
+    if (status < 200 || status > 299) throw new Error(`control ${method} ${route} answered ${status}: ${JSON.stringify(answer)}`);
+    return answer;
+  };
+
+  return {
+    url,
+    api: `${url}/api/v4/admin/data_management`,
+    pid: child.pid!,
+    startupMs,
+    output: () => ({ stdout, stderr }),
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const grace = setTimeout(() => child.kill('SIGKILL'), 3_000);
+      const status = await exited;
+      clearTimeout(grace);
+      return status;
+    },
+    requests: (after = 0) => ok('GET', `requests?after=${after}`),
+    clearRequests: () => ok('DELETE', 'requests'),
+    faults: () => ok('GET', 'faults'),
+    setFaults: (partial) => control('PUT', 'faults', partial),
+    settings: () => ok('GET', 'settings'),
+    setSettings: (partial) => ok('PUT', 'settings', partial),
+    async addToken(token, role) {
+      await ok('POST', 'tokens', { token, role });
+    },
+    async revokeToken(token) {
+      const { body } = await control<{ revoked: boolean }>('DELETE', `tokens/${encodeURIComponent(token)}`);
+      return body.revoked;
+    },
+    async verify() {
+      return (await ok<{ started: number }>('POST', 'verify')).started;
+    },
+  };
+}
+
+export interface CliRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI to completion (for --help and bad flags); kills it if it is still running after `timeoutMs`. */
+export function runCli(flags: string[], timeoutMs = 20_000): Promise<CliRun> {
+  installExitHook();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...flags], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NODE_OPTIONS: '' },
+    });
+    live.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      live.delete(child);
+      reject(error);
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      live.delete(child);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
