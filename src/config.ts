@@ -22,6 +22,22 @@ export interface Config {
   maxPageSize: number;
   /** Largest `identifiers` list a query or mutation accepts. */
   maxIdentifiers: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Introspection and GraphiQL: on in demo mode, off in front of a real GitLab unless asked for. */
+  introspection: boolean;
+  graphiql: boolean;
+  /** Origins allowed to call cross-origin; empty allows none. `*` allows any. */
+  corsOrigins: string[];
+  limits: {
+    requestBodyBytes: number;
+    depth: number;
+    aliases: number;
+    tokens: number;
+    cost: number;
+  };
+  shutdownTimeoutMs: number;
+  /** Optional token used only by /readyz to learn the dialect before any client calls. */
+  readinessToken: string | null;
   live: {
     fastPollMs: number;
     slowPollMs: number;
@@ -66,11 +82,21 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
   return raw as T;
 }
 
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (['true', '1', 'yes', 'on'].includes(raw.toLowerCase())) return true;
+  if (['false', '0', 'no', 'off'].includes(raw.toLowerCase())) return false;
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
 export function loadConfig(env: Env = process.env): Config {
+  const gitlabUrl = url(env, 'GITLAB_URL');
+  const demo = gitlabUrl === null;
   return {
     host: env.HOST || '0.0.0.0',
     port: integer(env, 'PORT', 4000, 0, 65_535),
-    gitlabUrl: url(env, 'GITLAB_URL'),
+    gitlabUrl,
     dialect: oneOf(env, 'GITLAB_API_DIALECT', ['auto', 'singular', 'plural'], 'auto'),
     upstream: {
       connections: integer(env, 'UPSTREAM_CONNECTIONS', 32, 1, 1024),
@@ -82,6 +108,19 @@ export function loadConfig(env: Env = process.env): Config {
     },
     maxPageSize: integer(env, 'MAX_PAGE_SIZE', 100, 1, 100),
     maxIdentifiers: integer(env, 'MAX_IDENTIFIERS', 1000, 1, 100_000),
+    logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
+    introspection: bool(env, 'GRAPHQL_INTROSPECTION', demo),
+    graphiql: bool(env, 'GRAPHIQL', demo),
+    corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
+    limits: {
+      requestBodyBytes: integer(env, 'MAX_REQUEST_BODY_BYTES', 1_000_000, 1_000),
+      depth: integer(env, 'MAX_DEPTH', 12, 1),
+      aliases: integer(env, 'MAX_ALIASES', 300, 1),
+      tokens: integer(env, 'MAX_TOKENS', 10_000, 10),
+      cost: integer(env, 'MAX_COST', 50_000, 10),
+    },
+    shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0),
+    readinessToken: env.GITLAB_READINESS_TOKEN || null,
     live: {
       fastPollMs: integer(env, 'LIVE_FAST_POLL_MS', 1_000, 50),
       slowPollMs: integer(env, 'LIVE_SLOW_POLL_MS', 30_000, 50),

@@ -4,6 +4,8 @@ import type { Config } from './config.js';
 import type { Caller, GitLabClient } from './gitlab/client.js';
 import { RecordLoaders } from './gitlab/loaders.js';
 import type { Watcher } from './live/watcher.js';
+import type { Metrics } from './metrics.js';
+import type { ModelInfo } from './models.js';
 
 export interface GatewayContext {
   caller: Caller;
@@ -26,11 +28,13 @@ export function connectionParamsHeaders(params: Readonly<Record<string, unknown>
 export function callerFrom(headers: HeaderSource): Caller {
   const requestId = headers.get('x-request-id')?.slice(0, 128) || randomUUID();
   const bearer = /^Bearer\s+(\S+)\s*$/i.exec(headers.get('authorization') ?? '');
-  if (bearer) return { token: bearer[1], header: 'authorization', requestId };
+  const stats = { upstreamCalls: 0 };
+  if (bearer) return { token: bearer[1], header: 'authorization', requestId, stats };
   const privateToken = headers.get('private-token')?.trim();
-  return { token: privateToken || null, header: 'private-token', requestId };
+  return { token: privateToken || null, header: 'private-token', requestId, stats };
 }
 
-export function createContext(client: GitLabClient, config: Config, live: Watcher, caller: Caller): GatewayContext {
-  return { caller, client, config, live, loaders: new RecordLoaders(client, caller) };
+export function createContext(client: GitLabClient, config: Config, live: Watcher, caller: Caller, metrics?: Metrics): GatewayContext {
+  const onBatch = (model: ModelInfo, size: number) => metrics?.batchSize.observe({ model: model.enumName }, size);
+  return { caller, client, config, live, loaders: new RecordLoaders(client, caller, onBatch) };
 }

@@ -1,5 +1,6 @@
 // Reads the config, starts the gateway (and, with no GITLAB_URL, the embedded GitLab stand-in), handles signals.
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { createLogger } from './logger.js';
 import { startGateway } from './server.js';
 import { startStandIn, type StandIn } from './stand-in/index.js';
 
@@ -25,9 +26,11 @@ async function main(): Promise<void> {
   const config = readConfig();
   let standIn: StandIn | null = null;
   if (!config.gitlabUrl) standIn = await startStandIn(DEMO_STAND_IN);
+  const logger = createLogger(config.logLevel);
   const gateway = await startGateway(config, {
     gitlabUrl: config.gitlabUrl ?? standIn!.url,
     demoToken: standIn?.tokens.admin,
+    logger,
   });
   if (standIn) {
     process.stdout.write(
@@ -37,15 +40,17 @@ async function main(): Promise<void> {
   }
   process.stdout.write(`Gateway ready: ${gateway.url} (GraphiQL in a browser)\n`);
   let stopping = false;
-  const stop = async () => {
+  const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    logger.info({ signal }, 'shutting down');
     await gateway.close();
     await standIn?.stop();
+    logger.info('stopped');
     process.exit(0);
   };
-  process.on('SIGINT', () => void stop());
-  process.on('SIGTERM', () => void stop());
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
 }
 
 await main();

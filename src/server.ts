@@ -1,21 +1,23 @@
-// The HTTP server: Yoga (HTTP and SSE) and graphql-ws on /graphql, plus a liveness route, on one port.
+// The HTTP server: /graphql (HTTP, SSE, WebSocket), /healthz, /readyz, /metrics and GraphiQL's assets on one port.
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GraphQLError } from 'graphql';
-import { createYoga } from 'graphql-yoga';
-import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer } from 'ws';
 import type { Config } from './config.js';
-import { callerFrom, connectionParamsHeaders, createContext } from './context.js';
 import { GitLabClient } from './gitlab/client.js';
+import { GRAPHIQL_ASSETS_PATH, serveGraphiQLAsset } from './graphiql.js';
 import { InMemoryChangeBus } from './live/pubsub.js';
 import { Watcher } from './live/watcher.js';
-import { schema } from './schema/index.js';
+import { createLogger, type Logger } from './logger.js';
+import { Metrics } from './metrics.js';
+import { attachGraphqlWs } from './websocket.js';
+import { createGatewayYoga } from './yoga.js';
 
 export interface GatewayOptions {
   gitlabUrl: string;
-  /** Demo mode: GraphiQL opens with this token already in its headers. */
+  /** Demo mode: GraphiQL opens with this token already in its headers, and /readyz uses it. */
   demoToken?: string;
+  logger?: Logger;
 }
 
 export interface Gateway {
@@ -23,115 +25,95 @@ export interface Gateway {
   server: Server;
   client: GitLabClient;
   live: Watcher;
+  metrics: Metrics;
+  /** Stops accepting, completes subscriptions, closes sockets with 1001, lets in-flight operations finish. */
   close(): Promise<void>;
 }
 
-interface ServerContext {
-  req: IncomingMessage;
-  res?: ServerResponse;
-  /** Set for graphql-ws operations: the payload of `connection_init`. */
-  connectionParams?: Readonly<Record<string, unknown>>;
-}
-
-export function createGateway(config: Config, options: GatewayOptions) {
-  const client = new GitLabClient(options.gitlabUrl, config.dialect, config.upstream);
-  const live = new Watcher(client, new InMemoryChangeBus(), config.live);
-  const yoga = createYoga<ServerContext>({
-    schema,
-    graphqlEndpoint: '/graphql',
-    landingPage: false,
-    graphiql: {
-      title: 'Data management gateway',
-      headers: options.demoToken ? JSON.stringify({ Authorization: `Bearer ${options.demoToken}` }, null, 2) : undefined,
-    },
-    context: ({ request, connectionParams }) =>
-      createContext(client, config, live, callerFrom(connectionParams ? connectionParamsHeaders(connectionParams) : request.headers)),
-  });
-  const server = createServer((req, res) => {
-    if (req.url === '/healthz') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
-      return;
-    }
-    void yoga(req, res);
-  });
-  const sockets = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
-  attachGraphqlWs(sockets, yoga, config);
-  return { yoga, server, client, live, sockets };
-}
-
-/** graphql-ws on the same port and path; every operation goes through Yoga's envelope, so its plugins apply. */
-function attachGraphqlWs(sockets: WebSocketServer, yoga: ReturnType<typeof createYoga<ServerContext>>, config: Config): void {
-  const subscriptionsOf = new WeakMap<WebSocket, Set<string>>();
-  useServer<Record<string, unknown>, { request: IncomingMessage; socket: WebSocket }>(
-    {
-      execute: (args) => (args.rootValue as { execute: typeof import('graphql').execute }).execute(args),
-      subscribe: (args) => (args.rootValue as { subscribe: typeof import('graphql').subscribe }).subscribe(args),
-      onConnect: (ctx) => {
-        // No token, no connection: closed with 4403 before anything reaches GitLab.
-        const caller = callerFrom(connectionParamsHeaders(ctx.connectionParams));
-        return caller.token !== null;
-      },
-      onSubscribe: async (ctx, id, payload) => {
-        const active = subscriptionsOf.get(ctx.extra.socket) ?? new Set<string>();
-        subscriptionsOf.set(ctx.extra.socket, active);
-        if (active.size >= config.live.maxSubscriptionsPerConnection) {
-          return [new GraphQLError(`At most ${config.live.maxSubscriptionsPerConnection} subscriptions per connection.`, { extensions: { code: 'BAD_USER_INPUT' } })];
-        }
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-          req: ctx.extra.request,
-          connectionParams: ctx.connectionParams,
-          request: { headers: new Headers() },
-          params: payload,
-        });
-        let document;
-        try {
-          document = parse(payload.query);
-        } catch (error) {
-          return [error as GraphQLError];
-        }
-        const errors = validate(schema, document);
-        if (errors.length > 0) return errors;
-        active.add(id);
-        return {
-          schema,
-          operationName: payload.operationName,
-          document,
-          variableValues: payload.variables,
-          contextValue: await contextFactory(),
-          rootValue: { execute, subscribe },
-        };
-      },
-      onComplete: (ctx, id) => {
-        subscriptionsOf.get(ctx.extra.socket)?.delete(id);
-      },
-    },
-    sockets,
-  );
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
 }
 
 export async function startGateway(config: Config, options: GatewayOptions): Promise<Gateway> {
-  const { server, client, live, sockets } = createGateway(config, options);
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const metrics = new Metrics();
+  const client = new GitLabClient(options.gitlabUrl, config.dialect, config.upstream, (e) => {
+    metrics.upstreamRequests.inc({ route: e.route, method: e.method, status: String(e.status) });
+    metrics.upstreamDuration.observe({ route: e.route, method: e.method }, e.durationMs / 1000);
+  });
+  const live = new Watcher(client, new InMemoryChangeBus(), config.live, metrics);
+  const yoga = createGatewayYoga(config, { client, live, logger, metrics, demoToken: options.demoToken });
+  const readinessToken = config.readinessToken ?? options.demoToken ?? null;
+  let closing = false;
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/healthz') return json(res, 200, { status: 'ok' });
+    if (path === '/readyz') {
+      if (closing) return json(res, 503, { status: 'shutting down' });
+      const probe = await client.probe(readinessToken);
+      // Without a token to ask with, an auto dialect is learnt on the first client request.
+      const ready = probe.reachable && (probe.dialectKnown || !readinessToken);
+      return json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', upstreamReachable: probe.reachable, dialect: probe.dialectKnown ? probe.dialect : 'unknown' });
+    }
+    if (path === '/metrics') {
+      res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(await metrics.registry.metrics());
+      return;
+    }
+    if (config.graphiql && path.startsWith(GRAPHIQL_ASSETS_PATH) && (await serveGraphiQLAsset(path, res))) return;
+    // Bound the body here (Yoga's own limit is off for throughput): a declared length over the limit, or no length at all.
+    const length = req.headers['content-length'];
+    if (req.method === 'POST' && length === undefined && req.headers['transfer-encoding']) return json(res, 411, { errors: [{ message: 'A Content-Length is required.', extensions: { code: 'BAD_REQUEST' } }] });
+    if (length !== undefined && Number(length) > config.limits.requestBodyBytes) {
+      return json(res, 413, { errors: [{ message: `The request body exceeds ${config.limits.requestBodyBytes} bytes.`, extensions: { code: 'BAD_REQUEST' } }] });
+    }
+    const requestId = (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].slice(0, 128)) || randomUUID();
+    req.headers['x-request-id'] = requestId;
+    res.setHeader('x-request-id', requestId);
+    await yoga(req, res);
+  };
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      logger.error({ err: error }, 'request failed');
+      if (!res.headersSent) json(res, 500, { errors: [{ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+      else res.destroy();
+    });
+  });
+  const sockets = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: config.limits.requestBodyBytes });
+  attachGraphqlWs(sockets, yoga, config, metrics);
+
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+
   return {
     url: `http://${host}:${port}/graphql`,
     server,
     client,
     live,
+    metrics,
     async close() {
+      closing = true;
+      const drained = new Promise<void>((resolve) => server.close(() => resolve()));
       live.close();
       for (const socket of sockets.clients) socket.close(1001, 'Going away');
-      await new Promise<void>((resolve) => {
-        sockets.close(() => resolve());
-      });
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
+      sockets.close();
+      // Keep-alive connections go as soon as their in-flight request is answered.
+      server.closeIdleConnections();
+      const idleSweep = setInterval(() => server.closeIdleConnections(), 50);
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), config.shutdownTimeoutMs)));
+      if (await Promise.race([drained.then(() => false), timedOut])) {
+        logger.warn({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timed out; closing remaining connections');
+        server.closeAllConnections();
+        for (const socket of sockets.clients) socket.terminate();
+      }
+      clearInterval(idleSweep);
+      clearTimeout(timer);
       await client.close();
     },
   };

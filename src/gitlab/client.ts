@@ -2,7 +2,8 @@
 import { errors as undiciErrors, Pool } from 'undici';
 import type { Config } from '../config.js';
 import { gatewayError, missingToken } from '../errors.js';
-import type { ChecksumStateName, Dialect, ModelInfo } from '../models.js';
+import { GraphQLError } from 'graphql';
+import { MODELS_BY_ENUM, type ChecksumStateName, type Dialect, type ModelInfo } from '../models.js';
 import { DialectState } from './dialect.js';
 
 export const API_PATH = '/api/v4/admin/data_management/';
@@ -28,7 +29,12 @@ export interface Caller {
   token: string | null;
   header: 'authorization' | 'private-token';
   requestId?: string;
+  /** Counts this operation's upstream calls, for its log line. */
+  stats?: { upstreamCalls: number };
 }
+
+/** Told about every attempt sent to GitLab (metrics). */
+export type UpstreamObserver = (event: { route: string; method: string; status: number; durationMs: number }) => void;
 
 export type PageRequest = { flavour: 'offset'; page: number } | { flavour: 'keyset'; cursor: string | null };
 
@@ -99,6 +105,7 @@ export class GitLabClient {
     gitlabUrl: string,
     dialect: Config['dialect'],
     private readonly options: Config['upstream'],
+    private readonly observe: UpstreamObserver = () => {},
   ) {
     const url = new URL(gitlabUrl);
     this.basePath = url.pathname.replace(/\/+$/, '') + API_PATH;
@@ -132,7 +139,7 @@ export class GitLabClient {
       params.set('per_page', String(query.perPage));
       if (query.checksumState) params.set('checksum_state', query.checksumState);
       for (const id of query.identifiers ?? []) params.append('identifiers[]', id);
-      const res = await this.send(caller, 'GET', [this.dialect.pathName(model)], params);
+      const res = await this.send(caller, 'list', 'GET', [this.dialect.pathName(model)], params);
       if (!Array.isArray(res.body)) throw gatewayError('UPSTREAM_ERROR', 'GitLab answered with an unexpected body.');
       return {
         records: res.body as RecordJson[],
@@ -147,7 +154,7 @@ export class GitLabClient {
 
   async recalculateOne(caller: Caller, model: ModelInfo, identifier: string): Promise<RecordJson> {
     return this.withDialect(caller, async () => {
-      const res = await this.send(caller, 'PUT', [this.dialect.pathName(model), identifier, 'checksum'], null, (status, body) => {
+      const res = await this.send(caller, 'recalculate_one', 'PUT', [this.dialect.pathName(model), identifier, 'checksum'], null, (status, body) => {
         if (status === 400 && /^400 Bad request - Verifying .+ failed\.$/.test(messageOf(body) ?? '')) {
           return new VerificationFailedError(`GitLab could not verify ${model.enumName} ${identifier}.`);
         }
@@ -167,10 +174,33 @@ export class GitLabClient {
       const params = new URLSearchParams();
       if (filters.checksumState) params.set('checksum_state', filters.checksumState);
       for (const id of filters.identifiers ?? []) params.append('identifiers[]', id);
-      const res = await this.send(caller, 'PUT', [this.dialect.pathName(model), 'checksum'], params);
+      const res = await this.send(caller, 'recalculate_all', 'PUT', [this.dialect.pathName(model), 'checksum'], params);
       const body = res.body as Partial<BulkResult> | null;
       return { status: String(body?.status ?? 'success'), message: String(body?.message ?? '') };
     });
+  }
+
+  /**
+   * For /readyz: does GitLab answer, and is the dialect known? With a token the dialect is learnt too; without one,
+   * any answer below 500 (GitLab checks auth first, so a 401) shows that GitLab is there.
+   */
+  async probe(token: string | null): Promise<{ reachable: boolean; dialectKnown: boolean; dialect: Dialect }> {
+    let reachable = false;
+    try {
+      if (token) {
+        const projects = MODELS_BY_ENUM.get('PROJECT')!;
+        await this.list({ token, header: 'private-token' }, projects, { perPage: 1, page: { flavour: 'offset', page: 1 } });
+        reachable = true;
+      } else {
+        const res = await this.pool.request({ method: 'GET', path: `${this.basePath}projects?per_page=1`, headers: { accept: 'application/json' } });
+        await res.body.dump();
+        reachable = res.statusCode < 500;
+      }
+    } catch (error) {
+      const code = error instanceof GraphQLError ? error.extensions.code : null;
+      reachable = code === 'UNAUTHENTICATED' || code === 'FORBIDDEN' || code === 'NOT_FOUND' || code === 'BAD_USER_INPUT';
+    }
+    return { reachable, dialectKnown: this.dialect.known, dialect: this.dialect.dialect };
   }
 
   /** Runs a call in the dialect in use; when GitLab rejects the model name, learns the other dialect and tries once more. */
@@ -195,11 +225,14 @@ export class GitLabClient {
 
   private async send(
     caller: Caller,
+    route: string,
     method: 'GET' | 'PUT',
     segments: string[],
     params: URLSearchParams | null,
     special?: (status: number, body: unknown) => Error | null,
   ): Promise<Response> {
+    // An empty segment makes `//`, which proxies and routers may merge: `<model>//checksum` would become the bulk route.
+    if (segments.some((s) => s === '')) throw gatewayError('BAD_USER_INPUT', 'An identifier cannot be empty.');
     const query = params?.toString();
     const path = this.basePath + segments.map(encodeSegment).join('/') + (query ? `?${query}` : '');
     const headers: Record<string, string> = { accept: 'application/json' };
@@ -208,9 +241,16 @@ export class GitLabClient {
     if (caller.requestId) headers['x-request-id'] = caller.requestId;
 
     for (let attempt = 0; ; attempt++) {
+      const started = performance.now();
+      let status = 0;
+      const observe = () => this.observe({ route, method, status, durationMs: performance.now() - started });
+      if (caller.stats) caller.stats.upstreamCalls++;
       try {
-        return await this.attempt(method, path, headers, special);
+        const res = await this.attempt(method, path, headers, special, (s) => (status = s));
+        observe();
+        return res;
       } catch (error) {
+        observe();
         if (!(error instanceof Attempt)) throw error;
         const mayRetry = attempt < this.options.retries && error.transient && (method === 'GET' || error.neverArrived);
         if (!mayRetry || (error.waitMs !== null && error.waitMs > this.options.maxRetryAfterMs)) throw error.error;
@@ -219,13 +259,20 @@ export class GitLabClient {
     }
   }
 
-  private async attempt(method: string, path: string, headers: Record<string, string>, special?: (status: number, body: unknown) => Error | null): Promise<Response> {
+  private async attempt(
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    special: ((status: number, body: unknown) => Error | null) | undefined,
+    answered: (status: number) => void,
+  ): Promise<Response> {
     let status: number;
     let resHeaders: Response['headers'];
     let text: string;
     try {
       const res = await this.pool.request({ method, path, headers });
       status = res.statusCode;
+      answered(status);
       resHeaders = res.headers;
       text = await res.body.text();
     } catch (error) {

@@ -33,6 +33,7 @@ export class RecordLoaders {
   constructor(
     private readonly client: GitLabClient,
     private readonly caller: Caller,
+    private readonly onBatch: (model: ModelInfo, size: number) => void = () => {},
   ) {}
 
   load(model: ModelInfo, identifier: string): Promise<RecordJson | null> {
@@ -61,6 +62,7 @@ export class RecordLoaders {
   }
 
   private async fetch(model: ModelInfo, ids: readonly string[]): Promise<(RecordJson | null | Error)[]> {
+    this.onBatch(model, ids.length);
     const found = await fetchByIdentifiers(this.client, this.caller, model, ids);
     return ids.map((id) => {
       const key = recordKey(id);

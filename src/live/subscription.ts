@@ -39,6 +39,7 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
       keys: this.keys,
       deliver: (change) => (this.started ? this.offer(change) : this.early.push(change)),
       revoke: (error) => this.revoke(error),
+      end: () => void this.return(),
     };
     this.stopWatching = this.watcher.watch(watch);
     try {

@@ -5,6 +5,7 @@ import { fetchByIdentifiers, recordKey } from '../gitlab/loaders.js';
 import type { ChecksumStateName, ModelInfo } from '../models.js';
 import type { ChangeBatch, ChangeBus, RecordChange } from './pubsub.js';
 import { isAuthError, TokenChecker } from './token-checker.js';
+import type { Metrics } from '../metrics.js';
 
 export interface LiveOptions {
   /** Pace while any watched record is pending or started, or just after a recalculation. */
@@ -25,6 +26,8 @@ export interface Watch {
   keys: Map<string, string>;
   deliver(change: RecordChange): void;
   revoke(error: GraphQLError): void;
+  /** The gateway is shutting down: complete the subscription. */
+  end(): void;
 }
 
 interface Observed {
@@ -71,6 +74,7 @@ export class Watcher {
     private readonly client: GitLabClient,
     private readonly bus: ChangeBus,
     readonly options: LiveOptions,
+    private readonly metrics?: Metrics,
   ) {
     this.tokens = new TokenChecker(client, options.authRecheckMs);
   }
@@ -92,6 +96,7 @@ export class Watcher {
     }
     this.schedule(poll, this.paceOf(poll));
     this.startRechecks();
+    this.metrics?.subscriptions.set(this.activeSubscriptions);
     let stopped = false;
     return () => {
       if (stopped) return;
@@ -144,8 +149,10 @@ export class Watcher {
     this.schedule(poll, this.options.fastPollMs);
   }
 
+  /** Stops every poll and completes every subscription. */
   close(): void {
-    for (const poll of this.polls.values()) {
+    for (const poll of [...this.polls.values()]) {
+      for (const watch of [...poll.watches]) watch.end();
       if (poll.timer) clearTimeout(poll.timer);
       poll.unsubscribeBus?.();
     }
@@ -172,6 +179,7 @@ export class Watcher {
 
   private unwatch(poll: ModelPoll, watch: Watch): void {
     poll.watches.delete(watch);
+    this.metrics?.subscriptions.set(this.activeSubscriptions);
     for (const key of watch.keys.keys()) {
       const entry = poll.watched.get(key);
       if (entry && --entry.refs === 0) {
@@ -219,6 +227,8 @@ export class Watcher {
     if (!caller) return;
     poll.polling = true;
     this.stats.cycles++;
+    const started = performance.now();
+    let outcome = 'success';
     let delay: number;
     try {
       const found = await fetchByIdentifiers(this.client, caller, poll.model, [...poll.watched.values()].map((w) => w.identifier));
@@ -227,9 +237,11 @@ export class Watcher {
       if (failure && isAuthError(failure)) {
         // This subscriber's token no longer works: cut its subscriptions off, poll again with another one.
         this.revokeToken(caller.token ?? '', failure);
+        outcome = 'rejected_token';
         delay = 0;
       } else if (failure) {
         this.stats.failedCycles++;
+        outcome = 'upstream_error';
         poll.failures++;
         const retryAfter = failure instanceof GraphQLError ? Number(failure.extensions.retryAfterSeconds ?? 0) * 1000 : 0;
         delay = Math.min(this.options.maxBackoffMs, Math.max(retryAfter, this.options.fastPollMs * 2 ** poll.failures));
@@ -239,6 +251,8 @@ export class Watcher {
       }
     } finally {
       poll.polling = false;
+      this.metrics?.pollCycles.inc({ model: poll.model.enumName, outcome });
+      this.metrics?.pollDuration.observe({ model: poll.model.enumName }, (performance.now() - started) / 1000);
     }
     this.schedule(poll, delay);
   }

@@ -1,0 +1,73 @@
+// Yoga with its plugins: limits, CSRF prevention, CORS, introspection switch, masking, telemetry.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
+import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
+import { createYoga, type Plugin } from 'graphql-yoga';
+import type { Config } from './config.js';
+import { callerFrom, connectionParamsHeaders, createContext, type GatewayContext } from './context.js';
+import type { GitLabClient } from './gitlab/client.js';
+import { renderLocalGraphiQL } from './graphiql.js';
+import type { Watcher } from './live/watcher.js';
+import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+import { schema } from './schema/index.js';
+import { useOperationTelemetry } from './telemetry.js';
+
+export interface ServerContext {
+  req: IncomingMessage;
+  res?: ServerResponse;
+  /** Set for graphql-ws operations: the payload of `connection_init`. */
+  connectionParams?: Readonly<Record<string, unknown>>;
+}
+
+export interface YogaDeps {
+  client: GitLabClient;
+  live: Watcher;
+  logger: Logger;
+  metrics: Metrics;
+  /** Demo mode: GraphiQL opens with this token already in its headers. */
+  demoToken?: string;
+}
+
+export function createGatewayYoga(config: Config, deps: YogaDeps) {
+  const { limits } = config;
+  const plugins: Plugin[] = [
+    EnvelopArmorPlugin({
+      maxDepth: { n: limits.depth },
+      maxAliases: { n: limits.aliases },
+      maxTokens: { n: limits.tokens },
+      costLimit: { maxCost: limits.cost },
+      maxDirectives: { n: 50 },
+      // Suggestions would reveal the schema that disabled introspection hides.
+      blockFieldSuggestion: { enabled: !config.introspection },
+    }) as Plugin,
+    // Browsers may not send a "simple" request (a GET, or a form POST) without this header or a JSON content type.
+    useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf', 'content-type'] }),
+    useOperationTelemetry(deps.logger, deps.metrics) as Plugin,
+  ];
+  if (!config.introspection) plugins.push(useDisableIntrospection());
+  return createYoga<ServerContext, GatewayContext>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    landingPage: false,
+    // The server bounds request bodies itself: Yoga's own limit halves throughput on Node 20.
+    maxRequestBodySize: false,
+    cors: config.corsOrigins.length === 0 ? false : { origin: config.corsOrigins, allowedHeaders: ['authorization', 'private-token', 'content-type', 'x-request-id', 'x-graphql-yoga-csrf'], exposedHeaders: ['x-request-id'] },
+    graphiql: config.graphiql
+      ? { title: 'Data management gateway', headers: deps.demoToken ? JSON.stringify({ Authorization: `Bearer ${deps.demoToken}` }, null, 2) : undefined }
+      : false,
+    renderGraphiQL: renderLocalGraphiQL,
+    logging: {
+      debug: (...args) => deps.logger.debug(args.map(String).join(' ')),
+      info: (...args) => deps.logger.info(args.map(String).join(' ')),
+      warn: (...args) => deps.logger.warn(args.map(String).join(' ')),
+      error: (...args) => deps.logger.error({ err: args.find((a) => a instanceof Error) }, args.filter((a) => !(a instanceof Error)).map(String).join(' ') || 'error'),
+    },
+    plugins,
+    context: ({ request, connectionParams }) =>
+      createContext(deps.client, config, deps.live, callerFrom(connectionParams ? connectionParamsHeaders(connectionParams) : request.headers), deps.metrics),
+  });
+}
+
+export type GatewayYoga = ReturnType<typeof createGatewayYoga>;
