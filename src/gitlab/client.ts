@@ -76,7 +76,6 @@ interface Response {
   body: unknown;
 }
 
-const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN']);
 
 /** Percent-encodes one path segment, dots included, so no identifier can climb out of the API's path. */
@@ -121,6 +120,11 @@ export class GitLabClient {
 
   async close(): Promise<void> {
     await this.pool.close();
+  }
+
+  /** Drops every connection at once, failing whatever is still in flight (close() would wait for it). */
+  async destroy(): Promise<void> {
+    await this.pool.destroy();
   }
 
   async list(caller: Caller, model: ModelInfo, query: ListQuery): Promise<ListPage> {

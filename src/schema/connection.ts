@@ -49,6 +49,8 @@ export async function loadConnection(ctx: GatewayContext, model: ModelInfo, args
   const filters = { checksumState: args.checksumState, identifiers: args.identifiers };
   const list = (query: Omit<ListQuery, 'checksumState' | 'identifiers'>) => ctx.client.list(ctx.caller, model, { ...filters, ...query });
   let totalFromPage: number | null = null;
+  // An offset page already says whether GitLab counts (X-Total): asking again would only repeat its answer.
+  let offsetRead = position !== null && 'o' in position;
   let window: Window;
   if (position && 'o' in position) {
     window = await offsetWindow(list, position.o + 1, args.first);
@@ -58,6 +60,7 @@ export async function loadConnection(ctx: GatewayContext, model: ModelInfo, args
     // No cursor yet: let the client pick the dialect's preferred flavour.
     const firstPage = await list({ perPage: Math.min(args.first, GITLAB_PAGE_LIMIT) });
     totalFromPage = firstPage.total;
+    offsetRead = firstPage.flavour === 'offset';
     window =
       firstPage.flavour === 'keyset'
         ? await keysetWindow(list, null, 0, args.first, firstPage)
@@ -70,7 +73,7 @@ export async function loadConnection(ctx: GatewayContext, model: ModelInfo, args
     hasNextPage: window.hasNextPage,
     hasPreviousPage: position !== null,
     totalCount: async () => {
-      if (totalFromPage !== null) return totalFromPage;
+      if (totalFromPage !== null || offsetRead) return totalFromPage;
       // Keyset pages carry no count: ask for the smallest offset page, only when the client wants the total.
       const counted = await list({ perPage: 1, page: { flavour: 'offset', page: 1 } });
       return counted.total;

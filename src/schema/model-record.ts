@@ -110,6 +110,8 @@ const ModelRecordConnection = builder.objectRef<RecordConnection>('ModelRecordCo
 export function identifierList(ids: readonly (string | number)[] | null | undefined, max: number): string[] | null {
   if (!ids || ids.length === 0) return null;
   if (ids.length > max) throw gatewayError('BAD_USER_INPUT', `At most ${max} identifiers are accepted, got ${ids.length}.`);
+  // GitLab reads an empty `identifiers[]=` as no filter at all: it would widen the request to the whole model.
+  if (ids.some((id) => String(id).trim() === '')) throw gatewayError('BAD_USER_INPUT', 'identifiers must not contain an empty value.');
   return ids.map(String);
 }
 

@@ -1,0 +1,196 @@
+// Hostile identifiers: whatever a client puts in recordIdentifier or identifiers, every request GitLab receives stays
+// under /api/v4/admin/data_management/<model>, with no `..` segment, no empty segment and no smuggled parameter;
+// the client gets null, an empty list or a typed error, never a 500, and no record changes.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Dialect } from '../../src/models.js';
+import type { RequestLogEntry } from '../../src/stand-in/index.js';
+import { ModelRecordDocument, RecalculateAllChecksumsDocument, RecalculateChecksumDocument, RecordPageDocument } from '../generated/operations.js';
+import type { GraphQLResponse, Harness } from '../support/gateway.js';
+import { API, DIALECTS, puts, restAll, segment, startFor, type RestRecord } from './helpers.js';
+
+const HOSTILE = [
+  '../../users',
+  '1/../../x',
+  '%2e%2e',
+  '%2E%2E%2Fusers',
+  'a?b=c',
+  'a#b',
+  '..',
+  '.',
+  '1?private_token=x',
+  '1&identifiers[]=2',
+  '1/checksum',
+  '../checksum',
+  '..\\..\\users',
+  '//evil.example.com/x',
+  'http://evil.example.com/',
+  ' 1',
+  '1\u0000',
+  '1\r\nX-Injected: yes',
+  // Base64 of `1 ../..`: a well-formed composite key (it has a space) that names nothing.
+  Buffer.from('1 ../..').toString('base64url'),
+  // Base64 of `../../`: no space, so not a composite key at all.
+  Buffer.from('../../').toString('base64url'),
+];
+
+const LIST_PARAMS = ['page', 'per_page', 'pagination', 'cursor', 'checksum_state', 'identifiers[]'];
+const BULK_PARAMS = ['checksum_state', 'identifiers[]'];
+const TYPED = ['BAD_USER_INPUT', 'NOT_FOUND'];
+
+/** A response that is either clean or carries only typed errors: never a 500, never a masked internal error. */
+function expectTyped(res: GraphQLResponse<unknown>, label: string): void {
+  expect(res.status, label).toBe(200);
+  for (const error of res.errors ?? []) {
+    expect(TYPED, `${label}: ${error.message}`).toContain(error.extensions?.code);
+    expect(error.message, label).not.toMatch(/unexpected error/i);
+  }
+}
+
+/** One document with a field per hostile identifier (passed as variables, so nothing is escaped by hand). */
+function perIdentifier(operation: 'query' | 'mutation', field: (variable: string) => string): string {
+  const declared = HOSTILE.map((_, i) => `$v${i}: ID!`).join(', ');
+  return `${operation} Hostile(${declared}) {\n${HOSTILE.map((_, i) => `  h${i}: ${field(`$v${i}`)}`).join('\n')}\n}`;
+}
+const hostileVariables = Object.fromEntries(HOSTILE.map((id, i) => [`v${i}`, id]));
+
+describe.each(DIALECTS)('hostile identifiers, %s dialect', (dialect: Dialect) => {
+  let h: Harness;
+  let before: { lfs: RestRecord[]; uploads: RestRecord[] };
+  const models = () => [segment('LFS_OBJECT', dialect), segment('UPLOAD', dialect)];
+
+  /** Every upstream request stays on the Data management routes, shaped as the gateway means it. */
+  function expectContained(log: RequestLogEntry[], sentIdentifiers: string[]): void {
+    for (const entry of log) {
+      const label = `${entry.method} ${entry.path}?${entry.query}`;
+      expect(entry.path.startsWith(API), label).toBe(true);
+      const segments = entry.path.slice(API.length).split('/');
+      expect(models(), label).toContain(segments[0]);
+      for (const s of segments) {
+        expect(s, label).not.toBe('..');
+        expect(s, label).not.toBe('.');
+        expect(s, label).not.toBe('');
+      }
+      expect(entry.path, label).not.toMatch(/[?#\s\\]/);
+      expect(entry.query, label).not.toMatch(/[#\s]/);
+      if (entry.method === 'GET') {
+        expect(segments, label).toHaveLength(1);
+        for (const key of Object.keys(entry.params)) expect(LIST_PARAMS, label).toContain(key);
+        for (const id of entry.params['identifiers[]'] ?? []) expect(sentIdentifiers, label).toContain(id);
+      } else if (segments.length === 2) {
+        expect(entry.method, label).toBe('PUT');
+        expect(segments[1], label).toBe('checksum');
+        for (const key of Object.keys(entry.params)) expect(BULK_PARAMS, label).toContain(key);
+        for (const id of entry.params['identifiers[]'] ?? []) expect(sentIdentifiers, label).toContain(id);
+      } else {
+        // The single-record PUT: the whole identifier in one encoded segment, then `checksum`, and no query at all.
+        expect(entry.method, label).toBe('PUT');
+        expect(segments, label).toHaveLength(3);
+        expect(segments[2], label).toBe('checksum');
+        expect(sentIdentifiers, label).toContain(decodeURIComponent(segments[1]));
+        expect(entry.query, label).toBe('');
+      }
+    }
+  }
+
+  const states = (records: RestRecord[]) => records.map((r) => `${r.record_identifier}:${r.checksum_information?.checksum_state}`);
+
+  beforeAll(async () => {
+    h = await startFor(dialect, { compositeKeyModels: ['uploads'] });
+    before = { lfs: await restAll(h, 'LFS_OBJECT', dialect), uploads: await restAll(h, 'UPLOAD', dialect) };
+  });
+  afterAll(() => h?.close());
+  beforeEach(() => h.resetUpstream());
+
+  it('modelRecord answers null for every hostile identifier, and only well-formed keys reach GitLab', async () => {
+    for (const model of ['LFS_OBJECT', 'UPLOAD'] as const) {
+      const res = await h.request(perIdentifier('query', (v) => `modelRecord(model: ${model}, recordIdentifier: ${v}) { id }`), hostileVariables);
+      expectTyped(res, model);
+      expect(res.errors, model).toBeUndefined();
+      expect(res.data, model).toEqual(Object.fromEntries(HOSTILE.map((_, i) => [`h${i}`, null])));
+    }
+    const log = await h.upstream();
+    expectContained(log, HOSTILE);
+    // Only the one well-formed composite key (`1 ../..`) was worth asking GitLab about, once per model.
+    expect(log).toHaveLength(2);
+    expect(log.map((e) => e.params['identifiers[]'])).toEqual([[HOSTILE.at(-2)], [HOSTILE.at(-2)]]);
+  });
+
+  it('modelRecords(identifiers) answers an empty list or BAD_USER_INPUT', async () => {
+    const answers = await Promise.all(HOSTILE.map((id) => h.request(RecordPageDocument, { model: 'LFS_OBJECT', identifiers: [id] })));
+    answers.forEach((res, i) => {
+      const label = JSON.stringify(HOSTILE[i]);
+      expectTyped(res, label);
+      if (!res.errors) expect(res.data?.modelRecords.edges, label).toEqual([]);
+      else expect(res.errors[0].message, label).toMatch(/^GitLab rejected the request: 400 Bad request - (invalid base64|Invalid composite key format)$/);
+    });
+    const log = await h.upstream();
+    expect(log).toHaveLength(HOSTILE.length);
+    expectContained(log, HOSTILE);
+    // Each identifier arrived whole, as one identifiers[] value.
+    expect(log.map((e) => e.params['identifiers[]']).sort()).toEqual(HOSTILE.map((id) => [id]).sort());
+  });
+
+  it('recalculateChecksum answers BAD_USER_INPUT, with the identifier in one encoded path segment', async () => {
+    // One request per identifier (an error in a mutation field stops the fields after it), sent side by side.
+    const asked = HOSTILE.flatMap((id) => (['LFS_OBJECT', 'UPLOAD'] as const).map((model) => ({ model, id })));
+    const answers = await Promise.all(asked.map(({ model, id }) => h.request(RecalculateChecksumDocument, { model, recordIdentifier: id })));
+    answers.forEach((res, i) => {
+      const label = `${asked[i].model} ${JSON.stringify(asked[i].id)}`;
+      expectTyped(res, label);
+      expect(res.errors?.map((e) => e.extensions?.code), label).toEqual(['BAD_USER_INPUT']);
+      expect(res.data, label).toBeNull();
+    });
+    const log = await h.upstream();
+    expectContained(log, HOSTILE);
+    // One PUT per call (a 400 is not retried), each naming exactly the identifier asked for.
+    const named = (e: RequestLogEntry) => `${e.path.slice(API.length).split('/')[0]} ${decodeURIComponent(e.path.slice(API.length).split('/')[1])}`;
+    expect(log.map(named).sort()).toEqual(asked.map(({ model, id }) => `${segment(model, dialect)} ${id}`).sort());
+  });
+
+  it('recalculateAllChecksums(identifiers) never widens to the whole model', async () => {
+    const composite = HOSTILE.at(-2)!;
+    const answers = await Promise.all(HOSTILE.map((id) => h.request(RecalculateAllChecksumsDocument, { model: 'LFS_OBJECT', identifiers: [id] })));
+    answers.forEach((res, i) => {
+      const label = JSON.stringify(HOSTILE[i]);
+      expectTyped(res, label);
+      if (dialect === 'plural' && HOSTILE[i] === composite) {
+        // A well-formed composite key that names no record: GitLab queues nothing.
+        expect(res.errors, label).toBeUndefined();
+        expect(res.data?.recalculateAllChecksums.status, label).toBe('success');
+      } else {
+        // That GitLab cannot filter (refused before any PUT), or a newer one refuses what is not an identifier.
+        expect(res.errors?.map((e) => e.extensions?.code), label).toEqual(['BAD_USER_INPUT']);
+      }
+    });
+    const log = await h.upstream();
+    expectContained(log, HOSTILE);
+    if (dialect === 'singular') expect(log).toEqual([]);
+    else expect(puts(log).map((e) => e.params['identifiers[]'][0]).sort()).toEqual([...HOSTILE].sort());
+  });
+
+  it('an empty or blank identifier is refused before anything is sent: GitLab would read it as no filter', async () => {
+    for (const id of ['', ' ']) {
+      const list = await h.request(RecordPageDocument, { model: 'LFS_OBJECT', identifiers: [id] });
+      expect(list.errors?.map((e) => e.extensions?.code), JSON.stringify(id)).toEqual(['BAD_USER_INPUT']);
+      for (const identifiers of [[id], [String(before.lfs[0].record_identifier), id]]) {
+        const bulk = await h.request(RecalculateAllChecksumsDocument, { model: 'LFS_OBJECT', identifiers });
+        expect(bulk.errors?.map((e) => e.extensions?.code), JSON.stringify(identifiers)).toEqual(['BAD_USER_INPUT']);
+      }
+      // An empty path segment (`lfs_objects//checksum`) could be merged by a proxy into the bulk route.
+      const one = await h.request(RecalculateChecksumDocument, { model: 'LFS_OBJECT', recordIdentifier: id });
+      expect(one.errors?.map((e) => e.extensions?.code), JSON.stringify(id)).toEqual(['BAD_USER_INPUT']);
+      const record = await h.request(ModelRecordDocument, { model: 'LFS_OBJECT', recordIdentifier: id });
+      expect(record.data).toEqual({ modelRecord: null });
+    }
+    // Only the blank single-record PUT went out, as one harmless `%20` segment that GitLab refuses; nothing else.
+    const log = await h.upstream();
+    expect(log.map((e) => `${e.method} ${e.path}?${e.query}`)).toEqual([`PUT ${API}${segment('LFS_OBJECT', dialect)}/%20/checksum?`]);
+  });
+
+  it('changed no record', async () => {
+    // The bulk job runs just after its answer: give it a moment before comparing.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(states(await restAll(h, 'LFS_OBJECT', dialect))).toEqual(states(before.lfs));
+    expect(states(await restAll(h, 'UPLOAD', dialect))).toEqual(states(before.uploads));
+  });
+});
