@@ -22,7 +22,8 @@ const cache = new Map<string, Buffer>();
 export function renderLocalGraphiQL(options: GraphiQLOptions): string {
   return renderGraphiQL(options)
     .replace(/https:\/\/unpkg\.com\/@graphql-yoga\/graphiql@[^/]+\/dist\//g, GRAPHIQL_ASSETS_PATH)
-    .replace(/<link rel=icon href=[^>]+>/, '');
+    // An empty icon rather than none: without a link the browser asks for /favicon.ico, a 404 in its console.
+    .replace(/<link rel=icon href=[^>]+>/, '<link rel=icon href="data:,">');
 }
 
 /** Serves one of GraphiQL's files; returns false when the path is not one of them. */

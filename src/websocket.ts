@@ -42,7 +42,15 @@ export function attachGraphqlWs(sockets: WebSocketServer, yoga: GatewayYoga, con
         } catch (error) {
           return [error as GraphQLError];
         }
-        const errors = validate(schema, document);
+        let errors;
+        try {
+          errors = validate(schema, document);
+        } catch (error) {
+          // graphql-armor's rules (depth, aliases, cost) throw rather than report: answer this operation with the
+          // error instead of letting graphql-ws close the whole connection with 4500.
+          if (error instanceof GraphQLError) return [error];
+          throw error;
+        }
         if (errors.length > 0) return errors;
         active.add(id);
         return {

@@ -43,7 +43,9 @@ export function createGatewayYoga(config: Config, deps: YogaDeps) {
       blockFieldSuggestion: { enabled: !config.introspection },
     }) as Plugin,
     // Browsers may not send a "simple" request (a GET, or a form POST) without this header or a JSON content type.
-    useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf', 'content-type'] }),
+    // The plugin itself accepts any non-simple content type; listing `content-type` here would also accept a simple one
+    // (text/plain, a form), i.e. exactly what a cross-site form or GET can send.
+    useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf'] }),
     useOperationTelemetry(deps.logger, deps.metrics) as Plugin,
   ];
   if (!config.introspection) plugins.push(useDisableIntrospection());
@@ -55,7 +57,13 @@ export function createGatewayYoga(config: Config, deps: YogaDeps) {
     maxRequestBodySize: false,
     cors: config.corsOrigins.length === 0 ? false : { origin: config.corsOrigins, allowedHeaders: ['authorization', 'private-token', 'content-type', 'x-request-id', 'x-graphql-yoga-csrf'], exposedHeaders: ['x-request-id'] },
     graphiql: config.graphiql
-      ? { title: 'Data management gateway', headers: deps.demoToken ? JSON.stringify({ Authorization: `Bearer ${deps.demoToken}` }, null, 2) : undefined }
+      ? {
+          title: 'Data management gateway',
+          headers: deps.demoToken ? JSON.stringify({ Authorization: `Bearer ${deps.demoToken}` }, null, 2) : undefined,
+          // GraphiQL sends subscriptions as SSE over GET, with no content type: without this header CSRF prevention
+          // refuses them (403 "Required CSRF header(s) not present").
+          additionalHeaders: { 'x-graphql-yoga-csrf': 'graphiql' },
+        }
       : false,
     renderGraphiQL: renderLocalGraphiQL,
     logging: {
