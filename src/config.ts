@@ -22,6 +22,8 @@ export interface Config {
   maxPageSize: number;
   /** Largest `identifiers` list a query or mutation accepts. */
   maxIdentifiers: number;
+  /** Batch an operation's record look-ups into list calls (DataLoader); off only to measure what batching saves. */
+  dataloaderBatching: boolean;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Introspection and GraphiQL: on in demo mode, off in front of a real GitLab unless asked for. */
   introspection: boolean;
@@ -108,6 +110,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     maxPageSize: integer(env, 'MAX_PAGE_SIZE', 100, 1, 100),
     maxIdentifiers: integer(env, 'MAX_IDENTIFIERS', 1000, 1, 100_000),
+    dataloaderBatching: bool(env, 'DATALOADER_BATCHING', true),
     logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
     introspection: bool(env, 'GRAPHQL_INTROSPECTION', demo),
     graphiql: bool(env, 'GRAPHIQL', demo),

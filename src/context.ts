@@ -36,5 +36,5 @@ export function callerFrom(headers: HeaderSource): Caller {
 
 export function createContext(client: GitLabClient, config: Config, live: Watcher, caller: Caller, metrics?: Metrics): GatewayContext {
   const onBatch = (model: ModelInfo, size: number) => metrics?.batchSize.observe({ model: model.enumName }, size);
-  return { caller, client, config, live, loaders: new RecordLoaders(client, caller, onBatch) };
+  return { caller, client, config, live, loaders: new RecordLoaders(client, caller, onBatch, config.dataloaderBatching) };
 }

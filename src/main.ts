@@ -1,8 +1,6 @@
 // Reads the config, starts the gateway (and, with no GITLAB_URL, the embedded GitLab stand-in), handles signals.
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { createLogger } from './logger.js';
-import { startGateway } from './server.js';
-import { startStandIn, type StandIn } from './stand-in/index.js';
+import type { StandIn } from './stand-in/index.js';
 
 /** The embedded default: a seeded stand-in verifying every second, so live changes show up quickly. */
 const DEMO_STAND_IN = {
@@ -24,6 +22,8 @@ function readConfig(): Config {
 
 async function main(): Promise<void> {
   const config = readConfig();
+  // Loaded after the config is known good: a bad variable exits at once, without loading the GraphQL stack.
+  const [{ createLogger }, { startGateway }, { startStandIn }] = await Promise.all([import('./logger.js'), import('./server.js'), import('./stand-in/index.js')]);
   let standIn: StandIn | null = null;
   if (!config.gitlabUrl) standIn = await startStandIn(DEMO_STAND_IN);
   const logger = createLogger(config.logLevel);

@@ -62,15 +62,15 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
       return;
     }
     if (config.graphiql && path.startsWith(GRAPHIQL_ASSETS_PATH) && (await serveGraphiQLAsset(path, res))) return;
+    const requestId = (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].slice(0, 128)) || randomUUID();
+    req.headers['x-request-id'] = requestId;
+    res.setHeader('x-request-id', requestId);
     // Bound the body here (Yoga's own limit is off for throughput): a declared length over the limit, or no length at all.
     const length = req.headers['content-length'];
     if (req.method === 'POST' && length === undefined && req.headers['transfer-encoding']) return json(res, 411, { errors: [{ message: 'A Content-Length is required.', extensions: { code: 'BAD_REQUEST' } }] });
     if (length !== undefined && Number(length) > config.limits.requestBodyBytes) {
       return json(res, 413, { errors: [{ message: `The request body exceeds ${config.limits.requestBodyBytes} bytes.`, extensions: { code: 'BAD_REQUEST' } }] });
     }
-    const requestId = (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].slice(0, 128)) || randomUUID();
-    req.headers['x-request-id'] = requestId;
-    res.setHeader('x-request-id', requestId);
     await yoga(req, res);
   };
   const server = createServer((req, res) => {
@@ -114,7 +114,9 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
       }
       clearInterval(idleSweep);
       clearTimeout(timer);
-      await client.close();
+      // No client waits for GitLab any more; a shared poll or a cut-off request may: do not wait for those answers
+      // (close() would, up to the upstream timeouts, past SHUTDOWN_TIMEOUT_MS).
+      await client.destroy();
     },
   };
 }

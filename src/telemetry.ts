@@ -10,8 +10,15 @@ function describe(document: DocumentNode, operationName?: string | null) {
   return { operation: op?.name?.value ?? 'anonymous', type: op?.operation ?? 'unknown' };
 }
 
-function codesOf(errors: readonly GraphQLError[] | undefined): string[] {
-  return [...new Set((errors ?? []).map((e) => String(e.extensions?.code ?? 'INTERNAL_SERVER_ERROR')))];
+function codesOf(errors: readonly GraphQLError[] | undefined, fallback = 'INTERNAL_SERVER_ERROR'): string[] {
+  return [...new Set((errors ?? []).map((e) => String(e.extensions?.code ?? fallback)))];
+}
+
+/** The request id of an operation refused before its context exists (HTTP header, or graphql-ws connection params). */
+function requestIdOf(initial: unknown): string | undefined {
+  const { request, connectionParams } = (initial ?? {}) as { request?: { headers?: Headers }; connectionParams?: Record<string, unknown> };
+  const fromParams = connectionParams?.['x-request-id'];
+  return typeof fromParams === 'string' ? fromParams : (request?.headers?.get?.('x-request-id') ?? undefined);
 }
 
 export function useOperationTelemetry(logger: Logger, metrics: Metrics): Plugin<GatewayContext> {
@@ -28,6 +35,18 @@ export function useOperationTelemetry(logger: Logger, metrics: Metrics): Plugin<
     );
   };
   return {
+    // Refused documents (limits, unknown fields, introspection off) never execute: log them here.
+    onValidate({ params, context }) {
+      const started = performance.now();
+      return ({ valid, result }) => {
+        if (valid) return;
+        const { operation, type } = describe(params.documentAST);
+        const durationMs = performance.now() - started;
+        metrics.operations.inc({ operation, type, outcome: 'rejected' });
+        const errorCodes = codesOf(result as GraphQLError[], 'GRAPHQL_VALIDATION_FAILED');
+        logger.info({ requestId: requestIdOf(context), operation, type, durationMs: Math.round(durationMs * 10) / 10, upstreamCalls: 0, errorCodes }, `${type} ${operation} rejected`);
+      };
+    },
     onExecute({ args }) {
       const started = performance.now();
       return {

@@ -9,6 +9,13 @@ import { callerFrom, connectionParamsHeaders } from './context.js';
 import type { Metrics } from './metrics.js';
 import type { GatewayYoga } from './yoga.js';
 
+/** Yoga marks validation errors with an HTTP status for its own responses; it means nothing on a WebSocket. */
+function withoutHttpExtension(error: GraphQLError): GraphQLError {
+  if (!error.extensions?.http) return error;
+  const { http: _http, ...extensions } = error.extensions;
+  return new GraphQLError(error.message, { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, originalError: error.originalError, extensions });
+}
+
 type Executor = { execute: (args: ExecutionArgs) => unknown; subscribe: (args: ExecutionArgs) => unknown };
 
 export function attachGraphqlWs(sockets: WebSocketServer, yoga: GatewayYoga, config: Config, metrics: Metrics): void {
@@ -46,12 +53,11 @@ export function attachGraphqlWs(sockets: WebSocketServer, yoga: GatewayYoga, con
         try {
           errors = validate(schema, document);
         } catch (error) {
-          // graphql-armor's rules (depth, aliases, cost) throw rather than report: answer this operation with the
-          // error instead of letting graphql-ws close the whole connection with 4500.
+          // A rule that throws rather than reports answers this operation, instead of graphql-ws closing the socket with 4500.
           if (error instanceof GraphQLError) return [error];
           throw error;
         }
-        if (errors.length > 0) return errors;
+        if (errors.length > 0) return errors.map(withoutHttpExtension);
         active.add(id);
         return {
           schema,

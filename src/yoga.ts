@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
+import { GraphQLError, type ValidationContext } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import type { Config } from './config.js';
 import { callerFrom, connectionParamsHeaders, createContext, type GatewayContext } from './context.js';
@@ -30,15 +31,27 @@ export interface YogaDeps {
   demoToken?: string;
 }
 
+/**
+ * graphql-armor throws its refusals, without a code; report them as ordinary validation errors with one instead, so
+ * clients get `extensions.code` and a refused document is logged like any other.
+ */
+const armorRejection = {
+  propagateOnRejection: false,
+  onReject: [
+    (context: ValidationContext | null, error: GraphQLError) =>
+      context?.reportError(new GraphQLError(error.message, { extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })),
+  ],
+};
+
 export function createGatewayYoga(config: Config, deps: YogaDeps) {
   const { limits } = config;
   const plugins: Plugin[] = [
     EnvelopArmorPlugin({
-      maxDepth: { n: limits.depth },
-      maxAliases: { n: limits.aliases },
+      maxDepth: { n: limits.depth, ...armorRejection },
+      maxAliases: { n: limits.aliases, ...armorRejection },
       maxTokens: { n: limits.tokens },
-      costLimit: { maxCost: limits.cost },
-      maxDirectives: { n: 50 },
+      costLimit: { maxCost: limits.cost, ...armorRejection },
+      maxDirectives: { n: 50, ...armorRejection },
       // Suggestions would reveal the schema that disabled introspection hides.
       blockFieldSuggestion: { enabled: !config.introspection },
     }) as Plugin,

@@ -34,6 +34,8 @@ export class RecordLoaders {
     private readonly client: GitLabClient,
     private readonly caller: Caller,
     private readonly onBatch: (model: ModelInfo, size: number) => void = () => {},
+    /** False (DATALOADER_BATCHING=false): one list call per look-up, for benchmarks. */
+    private readonly batching = true,
   ) {}
 
   load(model: ModelInfo, identifier: string): Promise<RecordJson | null> {
@@ -55,6 +57,7 @@ export class RecordLoaders {
         cacheKeyFn: (id) => recordKey(id)?.key ?? `invalid:${id}`,
         // Chunking is done per kind of key in fetch(); DataLoader hands over the whole tick.
         maxBatchSize: Infinity,
+        batch: this.batching,
       });
       this.byModel.set(model, loader);
     }
