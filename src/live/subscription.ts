@@ -46,10 +46,15 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
       const token = caller.token!;
       let records = this.watcher.tokens.isFresh(token) ? this.watcher.snapshot(this.model, this.keys.keys()) : null;
       if (!records) {
-        const loaded = await Promise.all([...this.keys.values()].map((id) => ctx.loaders.load(this.model, id)));
-        records = loaded.filter((r): r is RecordJson => r !== null);
+        // This read is also the subscriber's own token check.
+        const found = await this.watcher.read(caller, this.model, this.keys.values());
+        records = [];
+        for (const key of this.keys.keys()) {
+          const value = found.get(key);
+          if (value instanceof Error) throw value;
+          if (value) records.push(value);
+        }
         this.watcher.tokens.markVerified(token);
-        this.watcher.observe(this.model, records);
       }
       const observedAt = new Date().toISOString();
       for (const record of records) {

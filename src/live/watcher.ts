@@ -31,6 +31,8 @@ export interface Watch {
 }
 
 interface Observed {
+  /** When the read that saw it was sent: an older read answering late never overwrites a newer one. */
+  readSeq: number;
   signature: string;
   state: ChecksumStateName;
   record: RecordJson;
@@ -66,6 +68,8 @@ function stateOf(record: RecordJson): ChecksumStateName {
 export class Watcher {
   private readonly polls = new Map<ModelInfo, ModelPoll>();
   private recheckTimer: NodeJS.Timeout | null = null;
+  private readSeq = 0;
+  private readonly pendingReads = new Map<string, { ids: Set<string>; promise: Promise<Map<string, RecordJson | Error>> }>();
   readonly tokens: TokenChecker;
   /** Counters for metrics and benchmarks. */
   readonly stats = { cycles: 0, failedCycles: 0, published: 0 };
@@ -119,16 +123,18 @@ export class Watcher {
   }
 
   /** Takes in records read anywhere (a poll, a new subscriber, a mutation) and publishes what changed. */
-  observe(model: ModelInfo, records: Iterable<RecordJson>, observedAt = new Date().toISOString()): void {
+  observe(model: ModelInfo, records: Iterable<RecordJson>, readSeq = this.nextReadSeq()): void {
     const poll = this.polls.get(model);
     if (!poll) return;
+    const observedAt = new Date().toISOString();
     const changes: RecordChange[] = [];
     for (const record of records) {
       const key = recordKey(record.record_identifier)?.key;
       if (!key || !poll.watched.has(key)) continue;
       const signature = signatureOf(record);
       const before = poll.observed.get(key);
-      poll.observed.set(key, { signature, state: stateOf(record), record });
+      if (before && before.readSeq > readSeq) continue;
+      poll.observed.set(key, { readSeq, signature, state: stateOf(record), record });
       if (before && before.signature !== signature) {
         changes.push({ key, record, previousState: before.state, state: stateOf(record), observedAt });
       }
@@ -139,6 +145,37 @@ export class Watcher {
       this.bus.publish(batch);
     }
     this.schedule(poll, this.paceOf(poll));
+  }
+
+  /** Numbers reads in the order they are sent. */
+  nextReadSeq(): number {
+    return ++this.readSeq;
+  }
+
+  /**
+   * Reads records for new subscribers: the reads of one token for one model in the same tick share one fetch, so a
+   * burst of subscriptions costs GitLab one call per 100 records, not one per subscriber. What it reads is observed.
+   */
+  read(caller: Caller, model: ModelInfo, identifiers: Iterable<string>): Promise<Map<string, RecordJson | Error>> {
+    const batchKey = `${model.enumName}\u0000${caller.token}`;
+    let batch = this.pendingReads.get(batchKey);
+    if (!batch) {
+      const ids = new Set<string>();
+      const promise = new Promise<Map<string, RecordJson | Error>>((resolve) =>
+        setImmediate(() => {
+          this.pendingReads.delete(batchKey);
+          const readSeq = this.nextReadSeq();
+          void fetchByIdentifiers(this.client, caller, model, ids).then((found) => {
+            this.observe(model, [...found.values()].filter((v): v is RecordJson => !(v instanceof Error)), readSeq);
+            resolve(found);
+          });
+        }),
+      );
+      batch = { ids, promise };
+      this.pendingReads.set(batchKey, batch);
+    }
+    for (const id of identifiers) batch.ids.add(id);
+    return batch.promise;
   }
 
   /** A recalculation went through the gateway: watch this model closely for a while. */
@@ -231,9 +268,10 @@ export class Watcher {
     let outcome = 'success';
     let delay: number;
     try {
+      const readSeq = this.nextReadSeq();
       const found = await fetchByIdentifiers(this.client, caller, poll.model, [...poll.watched.values()].map((w) => w.identifier));
       const failure = [...found.values()].find((v): v is Error => v instanceof Error);
-      this.observe(poll.model, [...found.values()].filter((v): v is RecordJson => !(v instanceof Error)));
+      this.observe(poll.model, [...found.values()].filter((v): v is RecordJson => !(v instanceof Error)), readSeq);
       if (failure && isAuthError(failure)) {
         // This subscriber's token no longer works: cut its subscriptions off, poll again with another one.
         this.revokeToken(caller.token ?? '', failure);
