@@ -58,3 +58,19 @@ export function modelsOf(dialect: Dialect): ModelInfo[] {
 
 export const CHECKSUM_STATES = ['pending', 'started', 'succeeded', 'failed', 'disabled'] as const;
 export type ChecksumStateName = (typeof CHECKSUM_STATES)[number];
+
+/** A record as GitLab's entity serialises it (keys in GitLab's order). */
+export interface RecordJson {
+  record_identifier: number | string;
+  model_class: string;
+  created_at: string | null;
+  file_size: number | null;
+  checksum_information?: {
+    checksum: string | null;
+    last_checksum: string | null;
+    checksum_state: ChecksumStateName;
+    checksum_retry_count: number | null;
+    checksum_retry_at: string | null;
+    checksum_failure: string | null;
+  };
+}

@@ -3,26 +3,12 @@ import { errors as undiciErrors, Pool } from 'undici';
 import type { Config } from '../config.js';
 import { gatewayError, missingToken } from '../errors.js';
 import { GraphQLError } from 'graphql';
-import { MODELS_BY_ENUM, type ChecksumStateName, type Dialect, type ModelInfo } from '../models.js';
+import { MODELS_BY_ENUM, type ChecksumStateName, type Dialect, type ModelInfo, type RecordJson } from '../models.js';
+
+export type { RecordJson } from '../models.js';
 import { DialectState } from './dialect.js';
 
 export const API_PATH = '/api/v4/admin/data_management/';
-
-/** A record as GitLab's entity serialises it. */
-export interface RecordJson {
-  record_identifier: number | string;
-  model_class: string;
-  created_at: string | null;
-  file_size: number | null;
-  checksum_information?: {
-    checksum: string | null;
-    last_checksum: string | null;
-    checksum_state: ChecksumStateName;
-    checksum_retry_count: number | null;
-    checksum_retry_at: string | null;
-    checksum_failure: string | null;
-  };
-}
 
 /** Who is calling: the client's own GitLab token, forwarded in the header it came in. */
 export interface Caller {

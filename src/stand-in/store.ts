@@ -1,6 +1,6 @@
 // The seeded records of every model, kept column-wise in typed arrays so a million records start in well under a second.
 import { createHash } from 'node:crypto';
-import { CHECKSUM_STATES, type ChecksumStateName, type ModelInfo } from '../models.js';
+import { CHECKSUM_STATES, type ModelInfo, type RecordJson } from '../models.js';
 
 export const PENDING = 0;
 export const STARTED = 1;
@@ -20,21 +20,6 @@ export function prng(seed: number): () => number {
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export interface RecordJson {
-  record_identifier: number | string;
-  model_class: string;
-  created_at: string | null;
-  file_size: number | null;
-  checksum_information?: {
-    checksum: string | null;
-    last_checksum: string | null;
-    checksum_state: ChecksumStateName;
-    checksum_retry_count: number;
-    checksum_retry_at: string | null;
-    checksum_failure: string | null;
   };
 }
 

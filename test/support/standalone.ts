@@ -1,6 +1,8 @@
 // Spawns the standalone GitLab stand-in (`src/stand-in/cli.ts`) as a child process and drives its control API.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { Faults as FaultSettings } from '../../src/stand-in/options.js';
+import type { RequestLogEntry as LoggedRequest } from '../../src/stand-in/server.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = 'src/stand-in/cli.ts';
@@ -10,32 +12,12 @@ export const ADMIN_TOKEN = 'glpat-standin-admin';
 export const USER_TOKEN = 'glpat-standin-user';
 export const READ_API_TOKEN = 'glpat-standin-read-api';
 
-export interface FaultSettings {
-  latencyMs: number;
-  latencyJitterMs: number;
-  errorRate: number;
-  rateLimitRate: number;
-  retryAfterSeconds: number;
-  resetRate: number;
-  malformedRate: number;
-}
+export type { FaultSettings, LoggedRequest };
 
 export interface StandInSettings {
   dialect: 'singular' | 'plural';
   featureFlag: boolean;
   primary: boolean;
-}
-
-export interface LoggedRequest {
-  seq: number;
-  at: string;
-  method: string;
-  path: string;
-  query: string;
-  params: Record<string, string[]>;
-  privateToken: string | null;
-  authorization: string | null;
-  requestId: string | null;
 }
 
 export interface ControlResponse<T> {
