@@ -114,7 +114,7 @@ export class GitLabClient {
   }
 
   async list(caller: Caller, model: ModelInfo, query: ListQuery): Promise<ListPage> {
-    return this.withDialect(caller, async (dialect) => {
+    return this.withDialect(caller, model, async (dialect) => {
       const page = query.page ?? (dialect === 'plural' ? { flavour: 'keyset', cursor: null } : { flavour: 'offset', page: 1 });
       if (page.flavour === 'keyset' && dialect !== 'plural') {
         throw gatewayError('BAD_USER_INPUT', 'This cursor is no longer valid: GitLab now paginates by page. Start again without `after`.');
@@ -143,7 +143,7 @@ export class GitLabClient {
   }
 
   async recalculateOne(caller: Caller, model: ModelInfo, identifier: string): Promise<RecordJson> {
-    return this.withDialect(caller, async () => {
+    return this.withDialect(caller, model, async () => {
       const res = await this.send(caller, 'recalculate_one', 'PUT', [this.dialect.pathName(model), identifier, 'checksum'], null, (status, body) => {
         if (status === 400 && /^400 Bad request - Verifying .+ failed\.$/.test(messageOf(body) ?? '')) {
           return new VerificationFailedError(`GitLab could not verify ${model.enumName} ${identifier}.`);
@@ -155,7 +155,7 @@ export class GitLabClient {
   }
 
   async recalculateAll(caller: Caller, model: ModelInfo, filters: BulkFilters): Promise<BulkResult> {
-    return this.withDialect(caller, async (dialect) => {
+    return this.withDialect(caller, model, async (dialect) => {
       const filtered = Boolean(filters.checksumState) || Boolean(filters.identifiers?.length);
       if (filtered && dialect !== 'plural') {
         // The older API would ignore the filters and re-verify the whole model: refuse rather than surprise.
@@ -194,7 +194,7 @@ export class GitLabClient {
   }
 
   /** Runs a call in the dialect in use; when GitLab rejects the model name, learns the other dialect and tries once more. */
-  private async withDialect<T>(caller: Caller, call: (dialect: Dialect) => Promise<T>): Promise<T> {
+  private async withDialect<T>(caller: Caller, model: ModelInfo, call: (dialect: Dialect) => Promise<T>): Promise<T> {
     if (!caller.token) throw missingToken();
     const used = this.dialect.dialect;
     try {
@@ -202,7 +202,7 @@ export class GitLabClient {
       this.dialect.confirm();
       return result;
     } catch (error) {
-      if (!(error instanceof RejectedModelName) || !this.dialect.switchAfterRejectedName(used)) throw unwrap(error);
+      if (!(error instanceof RejectedModelName) || !this.dialect.switchAfterRejectedName(used, model)) throw unwrap(error);
       try {
         const result = await call(this.dialect.dialect);
         this.dialect.confirm();
@@ -291,7 +291,7 @@ export class GitLabClient {
 class RejectedModelName extends Error {}
 
 function unwrap(error: unknown): unknown {
-  return error instanceof RejectedModelName ? gatewayError('BAD_USER_INPUT', 'GitLab does not know this model.') : error;
+  return error instanceof RejectedModelName ? gatewayError('BAD_USER_INPUT', 'GitLab does not know this model: it may need a newer GitLab.') : error;
 }
 
 function messageOf(body: unknown): string | null {

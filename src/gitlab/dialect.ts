@@ -27,10 +27,12 @@ export class DialectState {
   }
 
   /** After a "model_name does not have a valid value" answer: try the other dialect, unless pinned. */
-  switchAfterRejectedName(used: Dialect): boolean {
-    if (this.setting !== 'auto') return false;
+  switchAfterRejectedName(used: Dialect, model: ModelInfo): boolean {
+    const other: Dialect = used === 'plural' ? 'singular' : 'plural';
+    // A model only one dialect knows says nothing about the dialect: an older plural GitLab may lack a newer model.
+    if (this.setting !== 'auto' || pathName(model, other) === null) return false;
     if (this.current === used) {
-      this.current = used === 'plural' ? 'singular' : 'plural';
+      this.current = other;
       this.confirmed = false;
     }
     return true;
