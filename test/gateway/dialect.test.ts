@@ -133,7 +133,7 @@ describe('a pinned dialect is never switched', () => {
     const h = pluralOnSingular;
     for (let i = 0; i < 2; i++) {
       const res = await h.request(RecordPageDocument, { model: 'LFS_OBJECT', first: 3 });
-      expect(oneError(res, 'BAD_USER_INPUT').message).toBe('GitLab does not know this model.');
+      expect(oneError(res, 'BAD_USER_INPUT').message).toBe('GitLab does not know this model: it may need a newer GitLab.');
     }
     oneError(await h.request(RecalculateChecksumDocument, { model: 'LFS_OBJECT', recordIdentifier: '1' }), 'BAD_USER_INPUT');
     expect(await calls(h)).toEqual(['GET lfs_objects keyset', 'GET lfs_objects keyset', 'PUT lfs_objects/1/checksum']);
@@ -143,7 +143,7 @@ describe('a pinned dialect is never switched', () => {
     const h = singularOnPlural;
     for (let i = 0; i < 2; i++) {
       const res = await h.request(RecordPageDocument, { model: 'LFS_OBJECT', first: 3 });
-      expect(oneError(res, 'BAD_USER_INPUT').message).toBe('GitLab does not know this model.');
+      expect(oneError(res, 'BAD_USER_INPUT').message).toBe('GitLab does not know this model: it may need a newer GitLab.');
     }
     expect(await calls(h)).toEqual(['GET lfs_object page=1', 'GET lfs_object page=1']);
     // A plural-only model is refused without asking.
