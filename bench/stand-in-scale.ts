@@ -79,7 +79,7 @@ async function rssMb(pid: number): Promise<number | null> {
 }
 
 /** Spawns the standalone stand-in with a million LFS objects and measures start-up and list pages. */
-export async function runStandInScale(): Promise<StandInScaleFigures> {
+export async function runStandInScale({ requestsPerKind = REQUESTS_PER_KIND }: { requestsPerKind?: number } = {}): Promise<StandInScaleFigures> {
   const loadBefore = loadavg()[0];
   const si = await startStandalone(['--records', '0', '--model-records', `lfs_objects=${RECORDS}`, '--verify-interval-ms', '0'], { timeoutMs: 60_000 });
   try {
@@ -110,7 +110,7 @@ export async function runStandInScale(): Promise<StandInScaleFigures> {
       const times: number[] = [];
       let records = 0;
       let example = '';
-      for (let i = 0; i < REQUESTS_PER_KIND; i++) {
+      for (let i = 0; i < requestsPerKind; i++) {
         const target = url();
         if (i === 0) example = target.slice(si.url.length);
         const result = await timedGet(target);

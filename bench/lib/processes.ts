@@ -1,0 +1,124 @@
+// The servers of the benchmarks, each in a process of its own: the gateway (`node --import tsx src/main.ts`) and the
+// stand-in (test/support/standalone.ts). Loopback only.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../../test/support/standalone.js';
+
+export { ADMIN_TOKEN, REPO_ROOT, startStandalone, type StandaloneStandIn } from '../../test/support/standalone.js';
+
+const READY = /Gateway ready: (http:\/\/\S+\/graphql)/;
+
+export interface GatewayProcess {
+  /** e.g. http://127.0.0.1:40123/graphql */
+  url: string;
+  /** e.g. http://127.0.0.1:40123 */
+  origin: string;
+  pid: number;
+  output(): { stdout: string; stderr: string };
+  /** Resident memory in bytes, from /proc (Linux). */
+  rssBytes(): Promise<number | null>;
+  /** SIGTERM (graceful: a --cpu-prof profile is written), SIGKILL after `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export interface GatewayStart {
+  gitlabUrl: string;
+  /** Extra environment variables of the gateway (config.ts). */
+  env?: Record<string, string>;
+  /** Extra node flags, e.g. --cpu-prof. */
+  nodeArgs?: string[];
+  /** Directory holding src/main.ts (default: this repository); lets a benchmark run another copy of the source. */
+  root?: string;
+  timeoutMs?: number;
+}
+
+const children = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of children) {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+
+export async function procRssBytes(pid: number): Promise<number | null> {
+  try {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    const kb = /VmRSS:\s+(\d+) kB/.exec(status);
+    return kb ? Number(kb[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+export async function startGatewayProcess({ gitlabUrl, env = {}, nodeArgs = [], root = REPO_ROOT, timeoutMs = 30_000 }: GatewayStart): Promise<GatewayProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(root, 'src/main.ts')], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NODE_OPTIONS: '', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', GITLAB_URL: gitlabUrl, ...env },
+  });
+  children.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => (children.delete(child), resolve())));
+  const url = await new Promise<string>((resolve, reject) => {
+    const fail = (error: Error) => {
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+      reject(error);
+    };
+    const timer = setTimeout(() => fail(new Error(`gateway did not start within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`)), timeoutMs);
+    const check = () => {
+      const match = READY.exec(stdout);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    };
+    child.stdout!.on('data', check);
+    child.once('exit', (code, signal) => fail(new Error(`gateway exited (code ${code}, signal ${signal}) before it was ready\nstderr: ${stderr}`)));
+  });
+  return {
+    url,
+    origin: new URL(url).origin,
+    pid: child.pid!,
+    output: () => ({ stdout, stderr }),
+    rssBytes: () => procRssBytes(child.pid!),
+    async stop(graceMs = 10_000) {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const grace = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(grace);
+    },
+  };
+}
+
+/** CPU time (user + system, every thread) a process has used so far, in seconds (Linux; 10 ms ticks). */
+export async function procCpuSeconds(pid: number): Promise<number | null> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
+/** One value of a Prometheus text exposition, e.g. metric(text, 'gateway_live_poll_cycles_total', { model: 'PROJECT' }). */
+export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const match = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const set = match[2] ?? '';
+    if (Object.entries(labels).every(([k, v]) => set.includes(`${k}="${v}"`))) sum += Number(match[3]);
+  }
+  return sum;
+}

@@ -1,0 +1,213 @@
+// The subscribers of the fan-out benchmark, in a process of their own (forked by bench/scenarios/fanout.ts) so their
+// memory and CPU are not the gateway's. A minimal graphql-transport-ws client on `ws`: one message handler per socket
+// and a map by subscription id, since the general client's per-subscription listeners do not scale to 10,000.
+// Driven over IPC: start -> ready, measure, report -> report, stop.
+import WebSocket from 'ws';
+
+export interface StartMessage {
+  type: 'start';
+  /** ws://.../graphql */
+  url: string;
+  token: string;
+  identifiers: string[];
+  subscribers: number;
+  sockets: number;
+  timeoutMs: number;
+}
+
+export type ParentMessage = StartMessage | { type: 'measure' } | { type: 'report' } | { type: 'stop' };
+
+export interface ReadyMessage {
+  type: 'ready';
+  subscribed: number;
+  /** Subscribers that received the current state of every watched record. */
+  complete: number;
+  initialEvents: number;
+  errors: string[];
+  ms: number;
+  timedOut: boolean;
+}
+
+export interface ReportMessage {
+  type: 'report';
+  /** Change events (previousState not null) received since `measure`. */
+  changes: number;
+  /** Subscribers that received a settled state (succeeded or failed) of every watched record since `measure`. */
+  settledSubscribers: number;
+  latency: { p50Ms: number; p90Ms: number; p99Ms: number; maxMs: number };
+  /** Date.now() of the last change received, 0 if none. */
+  lastChangeAt: number;
+  errors: string[];
+  rssBytes: number;
+}
+
+const QUERY = `subscription Watch($identifiers: [ID!]!) {
+  checksumStateChanged(model: PROJECT, identifiers: $identifiers) { previousState state observedAt record { recordIdentifier } }
+}`;
+
+/** Latency histogram in whole milliseconds (observedAt has millisecond resolution). */
+const MAX_MS = 600_000;
+let histogram = new Uint32Array(MAX_MS + 1);
+let changes = 0;
+let lastChangeAt = 0;
+const errors: string[] = [];
+const sockets: WebSocket[] = [];
+
+interface Sub {
+  initial: number;
+  settled: Uint8Array;
+  settledCount: number;
+}
+let subs: Sub[] = [];
+let position = new Map<string, number>();
+let measuring = false;
+
+function send(message: ReadyMessage | ReportMessage): void {
+  process.send!(message);
+}
+
+function noteError(message: string): void {
+  if (errors.length < 20) errors.push(message);
+}
+
+function percentileOf(p: number): number {
+  if (changes === 0) return NaN;
+  const rank = Math.max(1, Math.ceil((p / 100) * changes));
+  let seen = 0;
+  for (let ms = 0; ms <= MAX_MS; ms++) {
+    seen += histogram[ms];
+    if (seen >= rank) return ms;
+  }
+  return MAX_MS;
+}
+
+function maxOf(): number {
+  for (let ms = MAX_MS; ms >= 0; ms--) if (histogram[ms] > 0) return ms;
+  return NaN;
+}
+
+interface Next {
+  id: string;
+  type: string;
+  payload?: { data?: { checksumStateChanged?: { previousState: string | null; state: string; observedAt: string; record: { recordIdentifier: string } } }; errors?: unknown[] } | unknown[];
+}
+
+function onMessage(message: Next, received: number, firstId: number): void {
+  if (message.type !== 'next') {
+    if (message.type === 'error' || message.type === 'complete') noteError(`${message.type} ${JSON.stringify(message.payload ?? '').slice(0, 200)}`);
+    return;
+  }
+  const sub = subs[firstId + Number(message.id)];
+  const payload = message.payload as Exclude<Next['payload'], unknown[]>;
+  const event = payload?.data?.checksumStateChanged;
+  if (!sub || !event) {
+    noteError(`unexpected: ${JSON.stringify(message).slice(0, 200)}`);
+    return;
+  }
+  if (event.previousState === null) {
+    sub.initial++;
+    return;
+  }
+  if (!measuring) return;
+  changes++;
+  lastChangeAt = received;
+  const latency = Math.min(MAX_MS, Math.max(0, received - Date.parse(event.observedAt)));
+  histogram[latency]++;
+  if (event.state === 'SUCCEEDED' || event.state === 'FAILED') {
+    const i = position.get(event.record.recordIdentifier);
+    if (i !== undefined && !sub.settled[i]) {
+      sub.settled[i] = 1;
+      sub.settledCount++;
+    }
+  }
+}
+
+async function start(m: StartMessage): Promise<void> {
+  const began = performance.now();
+  position = new Map(m.identifiers.map((id, i) => [id, i]));
+  subs = Array.from({ length: m.subscribers }, () => ({ initial: 0, settled: new Uint8Array(m.identifiers.length), settledCount: 0 }));
+  const perSocket = Math.ceil(m.subscribers / m.sockets);
+  const opened: Promise<void>[] = [];
+  for (let s = 0; s * perSocket < m.subscribers; s++) {
+    const firstId = s * perSocket;
+    const count = Math.min(perSocket, m.subscribers - firstId);
+    opened.push(
+      new Promise<void>((resolve) => {
+        const socket = new WebSocket(m.url, 'graphql-transport-ws');
+        sockets.push(socket);
+        socket.on('error', (error) => {
+          noteError(`socket ${s}: ${error.message}`);
+          resolve();
+        });
+        socket.on('close', (code, reason) => {
+          if (code !== 1000) noteError(`socket ${s} closed ${code} ${reason.toString()} at +${((performance.now() - began) / 1000).toFixed(1)} s`);
+          resolve();
+        });
+        socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { Authorization: `Bearer ${m.token}` } })));
+        socket.on('message', (raw) => {
+          const received = Date.now();
+          const message = JSON.parse(raw.toString()) as Next;
+          if (message.type === 'connection_ack') {
+            for (let i = 0; i < count; i++) {
+              socket.send(JSON.stringify({ id: String(i), type: 'subscribe', payload: { query: QUERY, variables: { identifiers: m.identifiers } } }));
+            }
+            resolve();
+            return;
+          }
+          if (message.type === 'ping') {
+            socket.send(JSON.stringify({ type: 'pong' }));
+            return;
+          }
+          onMessage(message, received, firstId);
+        });
+      }),
+    );
+  }
+  await Promise.all(opened);
+  const deadline = began + m.timeoutMs;
+  const completeCount = () => subs.filter((s) => s.initial >= m.identifiers.length).length;
+  while (completeCount() < m.subscribers && performance.now() < deadline && errors.length < 20) await new Promise((r) => setTimeout(r, 50));
+  const complete = completeCount();
+  send({
+    type: 'ready',
+    subscribed: m.subscribers,
+    complete,
+    initialEvents: subs.reduce((a, s) => a + s.initial, 0),
+    errors,
+    ms: Math.round(performance.now() - began),
+    timedOut: complete < m.subscribers,
+  });
+}
+
+process.on('message', (message: ParentMessage) => {
+  switch (message.type) {
+    case 'start':
+      void start(message);
+      break;
+    case 'measure':
+      histogram = new Uint32Array(MAX_MS + 1);
+      changes = 0;
+      lastChangeAt = 0;
+      for (const sub of subs) {
+        sub.settled.fill(0);
+        sub.settledCount = 0;
+      }
+      measuring = true;
+      break;
+    case 'report':
+      send({
+        type: 'report',
+        changes,
+        settledSubscribers: subs.filter((s) => s.settledCount === s.settled.length).length,
+        latency: { p50Ms: percentileOf(50), p90Ms: percentileOf(90), p99Ms: percentileOf(99), maxMs: maxOf() },
+        lastChangeAt,
+        errors,
+        rssBytes: process.memoryUsage.rss(),
+      });
+      break;
+    case 'stop':
+      for (const socket of sockets) socket.terminate();
+      process.exit(0);
+  }
+});
+process.on('disconnect', () => process.exit(0));

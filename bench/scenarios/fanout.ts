@@ -1,0 +1,281 @@
+// Scenario 3: live fan-out. N graphql-ws subscribers (in a load process of their own) watch the same 100 records while
+// a bulk recalculation runs on a stand-in with fast verification: upstream list calls per poll cycle, delivery latency
+// from the poll cycle that saw a change (the event's observedAt) to each subscriber, and gateway RSS per subscriber.
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { figure, type Figure, type RunOptions, type ScenarioResult } from '../lib/figures.js';
+import { connectInspector, heapUsedAfterGc, inspectorUrlOf, type Inspector } from '../lib/inspector.js';
+import { median, round, sleep } from '../lib/load.js';
+import { ADMIN_TOKEN, metricValue, REPO_ROOT, startGatewayProcess, startStandalone, type GatewayProcess } from '../lib/processes.js';
+import type { ParentMessage, ReadyMessage, ReportMessage } from '../lib/subscribers.js';
+import type { LoggedRequest } from '../../test/support/standalone.js';
+
+export const FANOUT_TARGETS = { listCallsPerCycle: 1, p99Ms: 100, bytesPerSubscriber: 10 * 1024 } as const;
+const RECORDS = 100;
+const FAST_POLL_MS = 250;
+/** RSS per subscriber is judged only where the subscribers' share dwarfs the noise of a process's RSS. */
+const RSS_JUDGED_FROM = 1000;
+const SUBSCRIBER_SCRIPT = fileURLToPath(new URL('../lib/subscribers.ts', import.meta.url));
+
+interface Level {
+  subscribers: number;
+  sockets: number;
+  subscribeMs: number;
+  complete: number;
+  subscribeTimedOut: boolean;
+  /** Upstream list calls while the subscribers subscribed (each new subscriber reads the current state). */
+  subscribeListCalls: number;
+  rssBaselineBytes: number;
+  rssSubscribedBytes: number;
+  rssPeakBytes: number;
+  bytesPerSubscriber: number;
+  /** JS heap in use after a forced full GC, before and with the subscribers: what they really keep. */
+  heapBaselineBytes: number;
+  heapSubscribedBytes: number;
+  heapBytesPerSubscriber: number;
+  /** Subscriptions and sockets the gateway counts right after the heap reading, and at the end of the window. */
+  liveAtMeasure: { subscriptions: number; sockets: number };
+  liveAtEnd: { subscriptions: number; sockets: number };
+  /** Longest event-loop stall of the gateway during the window (prom-client's monitorEventLoopDelay). */
+  eventLoopLagMaxMs: number;
+  cycles: number;
+  /** Poll calls (all 100 watched identifiers) during the window; other list calls (token re-checks) apart. */
+  listCalls: number;
+  otherListCalls: number;
+  listCallsPerCycle: number | null;
+  changes: number;
+  settledSubscribers: number;
+  latency: ReportMessage['latency'];
+  windowMs: number;
+  drained: boolean;
+  loadProcessRssBytes: number;
+  errors: string[];
+}
+
+class LoadProcess {
+  private readonly child: ChildProcess;
+  private waiting: ((message: ReadyMessage | ReportMessage) => void) | null = null;
+
+  constructor() {
+    this.child = fork(SUBSCRIBER_SCRIPT, [], { cwd: REPO_ROOT, execArgv: ['--import', 'tsx', '--max-old-space-size=4096'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.child.on('message', (message: ReadyMessage | ReportMessage) => {
+      const resolve = this.waiting;
+      this.waiting = null;
+      resolve?.(message);
+    });
+  }
+
+  send(message: ParentMessage): void {
+    this.child.send(message);
+  }
+
+  ask<T extends ReadyMessage | ReportMessage>(message: ParentMessage, timeoutMs: number): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the subscriber process did not answer "${message.type}" within ${timeoutMs} ms`)), timeoutMs);
+      this.waiting = (answer) => {
+        clearTimeout(timer);
+        resolve(answer as T);
+      };
+      this.send(message);
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    try {
+      this.send({ type: 'stop' });
+    } catch {
+      this.child.kill('SIGKILL');
+    }
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+const isListCall = (r: LoggedRequest) => r.method === 'GET' && /\/projects$/.test(r.path) && (r.params['identifiers[]']?.length ?? 0) > 0;
+const isPollCall = (r: LoggedRequest) => isListCall(r) && r.params['identifiers[]'].length === RECORDS;
+
+async function liveCounts(origin: string): Promise<{ subscriptions: number; sockets: number; text: string }> {
+  const text = await (await fetch(`${origin}/metrics`)).text();
+  return { subscriptions: metricValue(text, 'gateway_live_subscriptions'), sockets: metricValue(text, 'gateway_websocket_connections'), text };
+}
+
+async function rssSamples(gateway: GatewayProcess, count: number, everyMs: number): Promise<number> {
+  const values: number[] = [];
+  for (let i = 0; i < count; i++) {
+    values.push((await gateway.rssBytes()) ?? NaN);
+    if (i < count - 1) await sleep(everyMs);
+  }
+  return median(values);
+}
+
+async function runLevel(n: number, quick: boolean, log: (line: string) => void): Promise<Level> {
+  const sockets = Math.min(n, 20);
+  const perSocket = Math.ceil(n / sockets);
+  const standIn = await startStandalone(['--records', '200', '--fail-rate', '0', '--verify-interval-ms', '250', '--verify-batch-size', '25', '--verify-duration-ms', '100']);
+  let gateway: GatewayProcess | null = null;
+  let inspector: Inspector | null = null;
+  const load = new LoadProcess();
+  try {
+    gateway = await startGatewayProcess({
+      gitlabUrl: standIn.url,
+      // The inspector only serves forced GCs before the heap readings; nothing is attached while measuring latency.
+      nodeArgs: ['--inspect=127.0.0.1:0'],
+      env: { LIVE_FAST_POLL_MS: String(FAST_POLL_MS), LIVE_MAX_SUBSCRIPTIONS_PER_CONNECTION: String(Math.max(100, perSocket)) },
+    });
+    const gw = gateway;
+    const first = await fetch(`${standIn.api}/projects?per_page=${RECORDS}`, { headers: { 'private-token': ADMIN_TOKEN } });
+    const ids = ((await first.json()) as Array<{ record_identifier: number }>).map((r) => String(r.record_identifier));
+    const graphql = async (query: string) => {
+      const res = await fetch(gw.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` }, body: JSON.stringify({ query }) });
+      const body = (await res.json()) as { data?: unknown; errors?: unknown[] };
+      if (res.status !== 200 || body.errors) throw new Error(`gateway: ${res.status} ${JSON.stringify(body).slice(0, 300)}`);
+      return body.data;
+    };
+    // Warm up (dialect learnt, code compiled) and let the seeded pending records settle (verification every 250 ms).
+    for (let i = 0; i < 20; i++) await graphql(`{ modelRecord(model: PROJECT, recordIdentifier: "${ids[i]}") { id checksumInformation { checksumState } } }`);
+    await sleep(1_500);
+    inspector = await connectInspector(inspectorUrlOf(gw.output().stderr));
+    const heapBaseline = await heapUsedAfterGc(inspector);
+    const rssBaseline = await rssSamples(gw, 5, 100);
+
+    const beforeSubscribe = (await standIn.requests(Number.MAX_SAFE_INTEGER)).lastSeq;
+    const subscribeTimeoutMs = quick ? 60_000 : Math.max(60_000, n * 20);
+    const ready = await load.ask<ReadyMessage>({ type: 'start', url: gw.url.replace(/^http/, 'ws'), token: ADMIN_TOKEN, identifiers: ids, subscribers: n, sockets, timeoutMs: subscribeTimeoutMs }, subscribeTimeoutMs + 30_000);
+    await sleep(1_000);
+    const rssSubscribed = await rssSamples(gw, 5, 200);
+    const subscribeListCalls = (await standIn.requests(beforeSubscribe)).requests.filter(isListCall).length;
+    log(`  ${n} subscribers on ${sockets} sockets: ${ready.complete} got the state of all ${RECORDS} records in ${ready.ms} ms (upstream list calls meanwhile: ${subscribeListCalls})${ready.timedOut ? ' (TIMED OUT)' : ''}${ready.errors.length ? `; errors: ${ready.errors.slice(0, 3).join(' | ')}` : ''}`);
+    const heapSubscribed = await heapUsedAfterGc(inspector);
+    inspector.close();
+    inspector = null;
+    const atMeasure = await liveCounts(gw.origin);
+    if (atMeasure.subscriptions < n) log(`  only ${atMeasure.subscriptions} of ${n} subscriptions (${atMeasure.sockets} sockets) were alive at the memory reading`);
+
+    // The measured window: a bulk recalculation of the 100 records through the gateway, until deliveries stop.
+    // This scrape also resets the event-loop delay histogram, so the next one tells the window's longest stall.
+    const metricsBefore = await (await fetch(`${gw.origin}/metrics`)).text();
+    const { lastSeq } = await standIn.requests(Number.MAX_SAFE_INTEGER);
+    load.send({ type: 'measure' });
+    const began = Date.now();
+    await graphql(`mutation { recalculateAllChecksums(model: PROJECT, identifiers: [${ids.map((id) => `"${id}"`).join(',')}]) { status errors } }`);
+    const minWindowMs = quick ? 3_000 : 5_000;
+    const hardLimitMs = quick ? 30_000 : Math.max(60_000, n * 15);
+    const quietMs = 1_500;
+    let rssPeak = 0;
+    let report: ReportMessage;
+    let drained = false;
+    for (;;) {
+      await sleep(250);
+      rssPeak = Math.max(rssPeak, (await gw.rssBytes()) ?? 0);
+      report = await load.ask<ReportMessage>({ type: 'report' }, 60_000);
+      const now = Date.now();
+      const settled = report.settledSubscribers === n;
+      const quiet = report.lastChangeAt > 0 && now - report.lastChangeAt >= quietMs;
+      if (now - began >= minWindowMs && settled && quiet) {
+        drained = true;
+        break;
+      }
+      if (now - began >= hardLimitMs) break;
+    }
+    const windowMs = Date.now() - began;
+    const atEnd = await liveCounts(gw.origin);
+    const metricsAfter = atEnd.text;
+    const cycles = metricValue(metricsAfter, 'gateway_live_poll_cycles_total', { model: 'PROJECT' }) - metricValue(metricsBefore, 'gateway_live_poll_cycles_total', { model: 'PROJECT' });
+    const upstream = (await standIn.requests(lastSeq)).requests;
+    const listCalls = upstream.filter(isPollCall).length;
+    const otherListCalls = upstream.filter(isListCall).length - listCalls;
+    const level: Level = {
+      subscribers: n,
+      sockets,
+      subscribeMs: ready.ms,
+      complete: ready.complete,
+      subscribeTimedOut: ready.timedOut,
+      subscribeListCalls,
+      rssBaselineBytes: rssBaseline,
+      rssSubscribedBytes: rssSubscribed,
+      rssPeakBytes: rssPeak,
+      bytesPerSubscriber: (rssSubscribed - rssBaseline) / n,
+      heapBaselineBytes: heapBaseline,
+      heapSubscribedBytes: heapSubscribed,
+      heapBytesPerSubscriber: (heapSubscribed - heapBaseline) / n,
+      liveAtMeasure: { subscriptions: atMeasure.subscriptions, sockets: atMeasure.sockets },
+      liveAtEnd: { subscriptions: atEnd.subscriptions, sockets: atEnd.sockets },
+      eventLoopLagMaxMs: Math.round(metricValue(metricsAfter, 'gateway_nodejs_eventloop_lag_max_seconds') * 1000),
+      cycles,
+      listCalls,
+      otherListCalls,
+      listCallsPerCycle: cycles > 0 ? listCalls / cycles : null,
+      changes: report!.changes,
+      settledSubscribers: report!.settledSubscribers,
+      latency: report!.latency,
+      windowMs,
+      drained,
+      loadProcessRssBytes: report!.rssBytes,
+      errors: [...ready.errors, ...report!.errors].slice(0, 10),
+    };
+    log(
+      `  ${n}: ${cycles} poll cycles, ${listCalls} poll list calls (+${otherListCalls} other list calls); longest event-loop stall ${level.eventLoopLagMaxMs} ms; ` +
+        `alive at the end: ${atEnd.subscriptions} subscriptions on ${atEnd.sockets} sockets; ${level.changes} change events (${(level.changes / n / RECORDS).toFixed(2)} per record and subscriber), ` +
+        `${level.settledSubscribers}/${n} saw every record settle; latency p50 ${level.latency.p50Ms} ms p99 ${level.latency.p99Ms} ms max ${level.latency.maxMs} ms; ` +
+        `RSS ${(rssBaseline / 2 ** 20).toFixed(1)} -> ${(rssSubscribed / 2 ** 20).toFixed(1)} MB (peak ${(rssPeak / 2 ** 20).toFixed(1)} MB), ` +
+        `heap after GC ${(heapBaseline / 2 ** 20).toFixed(1)} -> ${(heapSubscribed / 2 ** 20).toFixed(1)} MB; window ${windowMs} ms${drained ? '' : ' (HARD LIMIT REACHED)'}`,
+    );
+    return level;
+  } finally {
+    inspector?.close();
+    await load.stop();
+    await gateway?.stop(5_000);
+    await standIn.stop();
+  }
+}
+
+export async function runFanout(options: RunOptions): Promise<ScenarioResult> {
+  const S = 'fanout';
+  const counts = options.subscribers ?? (options.quick ? [1, 100, 1000] : [1, 100, 1000, 10_000]);
+  const levels: Level[] = [];
+  const figures: Figure[] = [];
+  const failed: Array<{ subscribers: number; error: string }> = [];
+  for (const n of counts) {
+    try {
+      levels.push(await runLevel(n, options.quick, options.log));
+    } catch (error) {
+      // A level too heavy for the machine is reported, and the others still run.
+      failed.push({ subscribers: n, error: String(error instanceof Error ? error.message : error) });
+      options.log(`  ${n} subscribers failed: ${error instanceof Error ? error.message : error}`);
+      figures.push(figure(S, `${n} subs: run`, null, '', 'completes', false, String(error instanceof Error ? error.message : error).slice(0, 80)));
+    }
+  }
+  const perCycle = levels.map((l) => l.listCallsPerCycle).filter((v): v is number => v !== null);
+  const constant = perCycle.length > 1 && perCycle.every((v) => v === perCycle[0]);
+  for (const l of levels) {
+    const tag = `${l.subscribers.toLocaleString('en')} subs`;
+    const lost = l.liveAtEnd.subscriptions < l.subscribers ? `; only ${l.liveAtEnd.subscriptions} subscriptions alive at the end` : '';
+    const incomplete = !l.drained || l.subscribeTimedOut ? `incomplete: ${l.complete}/${l.subscribers} subscribed, ${l.settledSubscribers}/${l.subscribers} saw all settle${lost}` : '';
+    const partialMemory = l.liveAtMeasure.subscriptions < l.subscribers ? ` (only ${l.liveAtMeasure.subscriptions} alive)` : '';
+    figures.push(
+      figure(S, `${tag}: upstream poll calls per poll cycle`, l.listCallsPerCycle === null ? null : round(l.listCallsPerCycle, 2), 'calls', `== ${FANOUT_TARGETS.listCallsPerCycle}`, l.listCallsPerCycle === FANOUT_TARGETS.listCallsPerCycle, `${l.listCalls} calls / ${l.cycles} cycles${l.otherListCalls ? `, +${l.otherListCalls} token re-checks` : ''}`),
+      figure(S, `${tag}: upstream list calls to subscribe`, l.subscribeListCalls, 'calls', '', null, `${l.subscribers} subscribers arriving together`),
+      figure(S, `${tag}: delivery latency p50`, l.latency.p50Ms, 'ms', '', null, `${l.changes.toLocaleString('en')} change events`),
+      figure(S, `${tag}: delivery latency p99`, l.latency.p99Ms, 'ms', `<= ${FANOUT_TARGETS.p99Ms}`, Number.isNaN(l.latency.p99Ms) ? null : l.latency.p99Ms <= FANOUT_TARGETS.p99Ms && l.drained, incomplete || `max ${l.latency.maxMs} ms`),
+      figure(S, `${tag}: longest event-loop stall in the window`, l.eventLoopLagMaxMs, 'ms'),
+      figure(
+        S,
+        `${tag}: gateway RSS per subscriber`,
+        round(l.bytesPerSubscriber / 1024, 2),
+        'KB',
+        l.subscribers >= RSS_JUDGED_FROM ? `<= ${FANOUT_TARGETS.bytesPerSubscriber / 1024}` : '',
+        l.subscribers >= RSS_JUDGED_FROM ? l.bytesPerSubscriber <= FANOUT_TARGETS.bytesPerSubscriber : null,
+        `RSS +${((l.rssSubscribedBytes - l.rssBaselineBytes) / 2 ** 20).toFixed(1)} MB${l.subscribers < RSS_JUDGED_FROM ? ' (too few to judge)' : ''}`,
+      ),
+      figure(S, `${tag}: gateway heap per subscriber, after GC`, round(l.heapBytesPerSubscriber / 1024, 2), 'KB', '', null, `heap +${((l.heapSubscribedBytes - l.heapBaselineBytes) / 2 ** 20).toFixed(1)} MB${partialMemory}`),
+    );
+  }
+  if (perCycle.length > 1) {
+    const spread = Math.max(...perCycle) - Math.min(...perCycle);
+    figures.push(figure(S, 'spread of poll calls per cycle across levels', round(spread, 2), 'calls', '== 0 (constant)', constant, perCycle.map((v) => round(v, 2)).join(' / ')));
+  }
+  return { scenario: S, figures, details: { records: RECORDS, fastPollMs: FAST_POLL_MS, levels, failed } };
+}
