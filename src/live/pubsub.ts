@@ -6,6 +6,8 @@ export interface RecordChange {
   /** recordKey() of the record: the same record whatever spelling a subscriber used. */
   key: string;
   record: RecordJson;
+  /** signatureOf(record), computed once and shared by every subscriber that keeps it. */
+  signature: string;
   previousState: ChecksumStateName | null;
   state: ChecksumStateName;
   observedAt: string;

@@ -6,7 +6,10 @@ import type { RecordJson } from '../gitlab/client.js';
 import { recordKey } from '../gitlab/loaders.js';
 import type { ModelInfo } from '../models.js';
 import type { RecordChange } from './pubsub.js';
-import { signatureOf, type Watch, type Watcher } from './watcher.js';
+import type { Watch, Watcher } from './watcher.js';
+
+/** Events a stream hands over in a row before it lets the event loop turn. */
+const YIELD_EVERY = 16;
 
 export type LiveEvent = { change: RecordChange; model: ModelInfo } | { revoked: GraphQLError };
 
@@ -23,6 +26,7 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
   /** What this subscriber last saw of each record, so it never gets the same state twice in a row. */
   private readonly lastSent = new Map<string, string>();
   private stopWatching: (() => void) | null = null;
+  private servedSinceYield = 0;
 
   constructor(
     private readonly watcher: Watcher,
@@ -60,7 +64,7 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
       for (const record of records) {
         const key = recordKey(record.record_identifier)!.key;
         const state = record.checksum_information?.checksum_state ?? 'disabled';
-        this.offer({ key, record, previousState: null, state, observedAt });
+        this.offer({ key, record, signature: this.watcher.signatureFor(this.model, key, record), previousState: null, state, observedAt });
       }
       this.started = true;
       for (const change of this.early.splice(0)) this.offer(change);
@@ -72,9 +76,8 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
   }
 
   private offer(change: RecordChange): void {
-    const signature = signatureOf(change.record);
-    if (this.lastSent.get(change.key) === signature) return;
-    this.lastSent.set(change.key, signature);
+    if (this.lastSent.get(change.key) === change.signature) return;
+    this.lastSent.set(change.key, change.signature);
     this.push({ change, model: this.model });
   }
 
@@ -101,8 +104,14 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
   }
 
   next(): Promise<IteratorResult<LiveEvent>> {
+    if (this.buffer.length > 0 && ++this.servedSinceYield >= YIELD_EVERY) {
+      // A poll may hand thousands of subscribers a burst at once: let sockets (pongs, new connections) breathe.
+      this.servedSinceYield = 0;
+      return new Promise((resolve) => setImmediate(() => resolve(this.next())));
+    }
     const event = this.buffer.shift();
     if (event) return Promise.resolve({ value: event, done: false });
+    this.servedSinceYield = 0;
     if (this.ended) return Promise.resolve({ value: undefined, done: true });
     return new Promise((resolve) => (this.waiting = resolve));
   }

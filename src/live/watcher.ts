@@ -122,6 +122,12 @@ export class Watcher {
     return records;
   }
 
+  /** The signature of a record as last observed, shared rather than recomputed for each subscriber. */
+  signatureFor(model: ModelInfo, key: string, record: RecordJson): string {
+    const seen = this.polls.get(model)?.observed.get(key);
+    return seen && seen.record === record ? seen.signature : signatureOf(record);
+  }
+
   /** Takes in records read anywhere (a poll, a new subscriber, a mutation) and publishes what changed. */
   observe(model: ModelInfo, records: Iterable<RecordJson>, readSeq = this.nextReadSeq()): void {
     const poll = this.polls.get(model);
@@ -136,7 +142,7 @@ export class Watcher {
       if (before && before.readSeq > readSeq) continue;
       poll.observed.set(key, { readSeq, signature, state: stateOf(record), record });
       if (before && before.signature !== signature) {
-        changes.push({ key, record, previousState: before.state, state: stateOf(record), observedAt });
+        changes.push({ key, record, signature, previousState: before.state, state: stateOf(record), observedAt });
       }
     }
     if (changes.length > 0) {
