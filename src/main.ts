@@ -38,7 +38,7 @@ async function main(): Promise<void> {
         `  admin token: ${standIn.tokens.admin} (already in GraphiQL's headers)\n`,
     );
   }
-  process.stdout.write(`Gateway ready: ${gateway.url} (GraphiQL in a browser)\n`);
+  process.stdout.write(`Gateway ready: ${gateway.url}${config.graphiql ? ' (GraphiQL in a browser)' : ''}\n`);
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
