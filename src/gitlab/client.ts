@@ -104,11 +104,7 @@ export class GitLabClient {
     });
   }
 
-  async close(): Promise<void> {
-    await this.pool.close();
-  }
-
-  /** Drops every connection at once, failing whatever is still in flight (close() would wait for it). */
+  /** Drops every connection at once, failing whatever is still in flight (pool.close() would wait for it). */
   async destroy(): Promise<void> {
     await this.pool.destroy();
   }

@@ -154,7 +154,7 @@ export class Watcher {
   }
 
   /** Numbers reads in the order they are sent. */
-  nextReadSeq(): number {
+  private nextReadSeq(): number {
     return ++this.readSeq;
   }
 
