@@ -1,0 +1,78 @@
+// The README's GraphQL examples: the same as test/operations/readme.graphql, and they run as the README says.
+import { readFileSync } from 'node:fs';
+import { parse, print, type OperationDefinitionNode } from 'graphql';
+import { createClient } from 'graphql-ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { RecalculateDocument, RecordsOfTwoModelsDocument, WatchProjectsDocument } from '../generated/operations.js';
+import { ADMIN, startHarness, type Harness } from '../support/gateway.js';
+
+const root = new URL('../../', import.meta.url);
+const operationsIn = (text: string) =>
+  new Map(parse(text).definitions.filter((d): d is OperationDefinitionNode => d.kind === 'OperationDefinition').map((op) => [op.name?.value ?? '', print(op)]));
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({ records: 200, verifyIntervalMs: 0 });
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+describe('README examples', () => {
+  it('are the operations of test/operations/readme.graphql, word for word', () => {
+    const readme = readFileSync(new URL('README.md', root), 'utf8');
+    const blocks = [...readme.matchAll(/```graphql\n([\s\S]*?)```/g)].map((m) => m[1]).join('\n');
+    const inReadme = operationsIn(blocks);
+    const inOperations = operationsIn(readFileSync(new URL('test/operations/readme.graphql', root), 'utf8'));
+    expect([...inReadme.keys()].sort()).toEqual(['Recalculate', 'RecordsOfTwoModels', 'WatchProjects']);
+    expect(inReadme).toEqual(inOperations);
+  });
+
+  it('RecordsOfTwoModels: three look-ups, one upstream call per model', async () => {
+    await h.resetUpstream();
+    const res = await h.request(RecordsOfTwoModelsDocument);
+    expect(res.errors).toBeUndefined();
+    expect(res.data?.a?.checksumInformation?.checksumState).toBeTypeOf('string');
+    expect(res.data?.b?.checksumInformation?.checksumState).toBeTypeOf('string');
+    expect(res.data?.c?.fileSize).toMatch(/^\d+$/);
+    const calls = (await h.upstream()).map((r) => `${r.method} ${r.path}`).sort();
+    expect(calls).toEqual(['GET /api/v4/admin/data_management/lfs_objects', 'GET /api/v4/admin/data_management/projects']);
+  });
+
+  it('Recalculate: one record verified now, failed LFS objects queued', async () => {
+    const res = await h.request(RecalculateDocument);
+    expect(res.errors).toBeUndefined();
+    expect(res.data?.recalculateChecksum.errors).toEqual([]);
+    expect(res.data?.recalculateChecksum.record?.checksumInformation?.checksumState).toBe('SUCCEEDED');
+    expect(res.data?.recalculateAllChecksums).toEqual({ status: 'success', message: 'Batch update job has been successfully enqueued.', errors: [] });
+  });
+
+  it('WatchProjects over graphql-ws: the current state of each of the three records first', async () => {
+    const client = createClient({ url: h.gateway.url.replace('http', 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { Authorization: `Bearer ${ADMIN}` } });
+    try {
+      const first: { record: { recordIdentifier: string }; previousState: unknown }[] = [];
+      await new Promise<void>((resolve, reject) => {
+        const stop = client.subscribe(
+          { query: print(WatchProjectsDocument) },
+          {
+            next: (result) => {
+              if (result.errors) return reject(new Error(JSON.stringify(result.errors)));
+              first.push((result.data as { checksumStateChanged: (typeof first)[number] }).checksumStateChanged);
+              if (first.length === 3) {
+                stop();
+                resolve();
+              }
+            },
+            error: reject,
+            complete: () => undefined,
+          },
+        );
+      });
+      expect(first.map((e) => e.record.recordIdentifier).sort()).toEqual(['1', '2', '3']);
+      expect(first.every((e) => e.previousState === null)).toBe(true);
+    } finally {
+      await client.dispose();
+    }
+  });
+});
