@@ -1,7 +1,7 @@
 // Helpers shared by the gateway end-to-end tests: harness start-up per dialect, direct REST reads of the stand-in
 // (the ground truth a client's answer is compared with) and checks on what the stand-in received.
 import { expect } from 'vitest';
-import { MODELS_BY_ENUM, pathName, type Dialect } from '../../src/models.js';
+import { MODELS_BY_ENUM, pathName, type Dialect, type RecordJson } from '../../src/models.js';
 import type { RequestLogEntry, StandInOverrides } from '../../src/stand-in/index.js';
 import { ADMIN, startHarness, type GraphQLResponse, type Harness } from '../support/gateway.js';
 
@@ -10,21 +10,8 @@ export const DIALECTS: readonly Dialect[] = ['plural', 'singular'];
 export const QUIET = { LOG_LEVEL: 'silent' };
 export const API = '/api/v4/admin/data_management/';
 
-/** The stand-in's record JSON. */
-export interface RestRecord {
-  record_identifier: number | string;
-  model_class: string;
-  created_at: string | null;
-  file_size: number | null;
-  checksum_information?: {
-    checksum: string | null;
-    last_checksum: string | null;
-    checksum_state: string;
-    checksum_retry_count: number;
-    checksum_retry_at: string | null;
-    checksum_failure: string | null;
-  };
-}
+/** The stand-in's record JSON: GitLab's record entity. */
+export type RestRecord = RecordJson;
 
 /** The REST path segment of a GraphQL model name in a dialect. */
 export function segment(model: string, dialect: Dialect): string {
