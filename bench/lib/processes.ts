@@ -3,9 +3,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../../test/support/standalone.js';
+import { REPO_ROOT } from '../../test/support/processes.js';
 
-export { ADMIN_TOKEN, REPO_ROOT, startStandalone, type StandaloneStandIn } from '../../test/support/standalone.js';
+export { REPO_ROOT } from '../../test/support/processes.js';
+export { ADMIN_TOKEN, startStandalone, type StandaloneStandIn } from '../../test/support/standalone.js';
 
 const READY = /Gateway ready: (http:\/\/\S+\/graphql)/;
 

@@ -4,10 +4,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { REPO_ROOT, runToEnd, trackChild, type ProcessExit } from '../support/processes.js';
 
 export const ADMIN = 'glpat-standin-admin';
-export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export { REPO_ROOT };
 
 export interface LogLine {
   level: number;
@@ -131,50 +131,16 @@ export async function closedPort(): Promise<number> {
 // ---------------------------------------------------------------------------------------------------------------
 // The gateway as a process of its own.
 
-const children = new Set<ChildProcess>();
-let exitHook = false;
-
-function track(child: ChildProcess): void {
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  if (exitHook) return;
-  exitHook = true;
-  process.once('exit', () => {
-    for (const c of children) c.kill('SIGKILL');
-  });
-}
-
 /** The environment of a child: only what Node needs, so the test runner's own settings cannot leak in. */
 function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   return { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: process.env.TMPDIR, NODE_OPTIONS: '', ...env };
 }
 
-export interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
+export type Exit = ProcessExit;
 
 /** Runs `src/main.ts` to its end (for config errors); SIGKILLs it after `timeoutMs`. */
 export function runMain(env: Record<string, string>, timeoutMs = 120_000): Promise<Exit> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: REPO_ROOT, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-    track(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
+  return runToEnd('src/main.ts', [], childEnv(env), timeoutMs);
 }
 
 export interface GatewayProcess {
@@ -200,7 +166,7 @@ export async function spawnGateway(env: Record<string, string>, timeoutMs = 120_
     env: childEnv({ HOST: '127.0.0.1', PORT: '0', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  track(child);
+  trackChild(child);
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (c: string) => (stdout += c));

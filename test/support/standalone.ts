@@ -1,10 +1,9 @@
 // Spawns the standalone GitLab stand-in (`src/stand-in/cli.ts`) as a child process and drives its control API.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { spawn } from 'node:child_process';
+import { REPO_ROOT, runToEnd, trackChild, type ProcessExit } from './processes.js';
 import type { Faults as FaultSettings } from '../../src/stand-in/options.js';
 import type { RequestLogEntry as LoggedRequest } from '../../src/stand-in/server.js';
 
-export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = 'src/stand-in/cli.ts';
 const LISTENING = /listening on (http:\/\/127\.0\.0\.1:\d+)/;
 
@@ -60,41 +59,21 @@ export interface StartOptions {
   timeoutMs?: number;
 }
 
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-/** Last resort: whatever is still running when the test process exits is killed, so nothing is orphaned. */
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const child of live) {
-      try {
-        child.kill('SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  });
-}
-
 /** Spawns `node --import tsx src/stand-in/cli.ts --port 0 ...flags` and waits until it listens. */
 export async function startStandalone(flags: string[] = [], { timeoutMs = 30_000 }: StartOptions = {}): Promise<StandaloneStandIn> {
-  installExitHook();
   const spawnedAt = performance.now();
   const child = spawn(process.execPath, ['--import', 'tsx', CLI, '--port', '0', ...flags], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NODE_OPTIONS: '' },
   });
-  live.add(child);
+  trackChild(child);
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8');
   child.stderr!.setEncoding('utf8');
   const exited = new Promise<ExitStatus>((resolve) => {
     child.once('exit', (code, signal) => {
-      live.delete(child);
       resolve({ code, signal });
     });
   });
@@ -168,37 +147,9 @@ export async function startStandalone(flags: string[] = [], { timeoutMs = 30_000
   };
 }
 
-export interface CliRun {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
+export type CliRun = ProcessExit;
 
 /** Runs the CLI to completion (for --help and bad flags); kills it if it is still running after `timeoutMs`. */
 export function runCli(flags: string[], timeoutMs = 20_000): Promise<CliRun> {
-  installExitHook();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...flags], {
-      cwd: REPO_ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NODE_OPTIONS: '' },
-    });
-    live.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      live.delete(child);
-      reject(error);
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      live.delete(child);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
+  return runToEnd(CLI, flags, { ...process.env, NODE_OPTIONS: '' }, timeoutMs);
 }
