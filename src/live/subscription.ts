@@ -2,7 +2,7 @@
 import type { GraphQLError } from 'graphql';
 import type { GatewayContext } from '../context.js';
 import { gatewayError, missingToken } from '../errors.js';
-import type { RecordJson } from '../gitlab/client.js';
+import type { Caller, RecordJson } from '../gitlab/client.js';
 import { recordKey } from '../gitlab/loaders.js';
 import type { ModelInfo } from '../models.js';
 import type { RecordChange } from './pubsub.js';
@@ -35,8 +35,7 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
   ) {}
 
   /** Watches first, then reads the current state, so nothing that happens in between is lost. */
-  async start(ctx: GatewayContext): Promise<this> {
-    const caller = ctx.caller;
+  async start(caller: Caller): Promise<this> {
     const watch: Watch = {
       caller,
       model: this.model,
@@ -140,5 +139,5 @@ export async function watchRecords(ctx: GatewayContext, model: ModelInfo, identi
     if (!key) throw gatewayError('BAD_USER_INPUT', `"${id.slice(0, 64)}" is not a record identifier (an integer, or URL-safe base64 of a composite key).`);
     if (!keys.has(key.key)) keys.set(key.key, id);
   }
-  return new RecordStream(ctx.live, model, keys).start(ctx);
+  return new RecordStream(ctx.live, model, keys).start(ctx.caller);
 }
