@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { Config } from './config.js';
 import { GitLabClient } from './gitlab/client.js';
@@ -10,7 +11,7 @@ import { InMemoryChangeBus } from './live/pubsub.js';
 import { Watcher } from './live/watcher.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
-import { attachGraphqlWs } from './websocket.js';
+import { attachGraphqlWs, handleProtocols } from './websocket.js';
 import { createGatewayYoga } from './yoga.js';
 
 export interface GatewayOptions {
@@ -80,8 +81,12 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
       else res.destroy();
     });
   });
-  const sockets = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: config.limits.requestBodyBytes });
-  attachGraphqlWs(sockets, yoga, config, metrics);
+  const sockets = new WebSocketServer({ noServer: true, path: yoga.graphqlEndpoint, maxPayload: config.limits.requestBodyBytes, handleProtocols });
+  const acceptGraphqlWs = attachGraphqlWs(yoga, config, metrics, logger);
+  // The upgrade is handled here rather than by ws so the raw socket is at hand (see Outbox); a wrong path still gets 400.
+  server.on('upgrade', (request: IncomingMessage, raw: Duplex, head: Buffer) => {
+    sockets.handleUpgrade(request, raw, head, (socket) => acceptGraphqlWs(socket, request, raw));
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

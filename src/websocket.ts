@@ -1,13 +1,20 @@
 // graphql-ws on the same port and path as HTTP; every operation goes through Yoga's envelope, so its plugins apply.
 import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
-import type { WebSocket, WebSocketServer } from 'ws';
+import { CloseCode, makeServer } from 'graphql-ws';
+import { WebSocket } from 'ws';
 import type { Config } from './config.js';
 import { callerFrom, connectionParamsHeaders } from './context.js';
+import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { GatewayYoga } from './yoga.js';
+
+/** How often an idle socket is pinged; one that does not answer within the same time is dropped. */
+const KEEP_ALIVE_MS = 12_000;
+/** Bytes queued on one socket above which a subscription waits for the client to read before sending more. */
+const HIGH_WATER_BYTES = 1 << 20;
 
 /** Yoga marks validation errors with an HTTP status for its own responses; it means nothing on a WebSocket. */
 function withoutHttpExtension(error: GraphQLError): GraphQLError {
@@ -18,60 +25,134 @@ function withoutHttpExtension(error: GraphQLError): GraphQLError {
 
 type Executor = { execute: (args: ExecutionArgs) => unknown; subscribe: (args: ExecutionArgs) => unknown };
 
-export function attachGraphqlWs(sockets: WebSocketServer, yoga: GatewayYoga, config: Config, metrics: Metrics): void {
-  const subscriptionsOf = new WeakMap<WebSocket, Set<string>>();
-  sockets.on('connection', (socket) => {
-    metrics.sockets.inc();
-    socket.once('close', () => metrics.sockets.dec());
-  });
-  useServer<Record<string, unknown>, { request: IncomingMessage; socket: WebSocket }>(
-    {
-      execute: (args) => (args.rootValue as Executor).execute(args) as never,
-      subscribe: (args) => (args.rootValue as Executor).subscribe(args) as never,
-      // No token, no connection: closed with 4403 before anything reaches GitLab.
-      onConnect: (ctx) => callerFrom(connectionParamsHeaders(ctx.connectionParams)).token !== null,
-      onSubscribe: async (ctx, id, payload) => {
-        const active = subscriptionsOf.get(ctx.extra.socket) ?? new Set<string>();
-        subscriptionsOf.set(ctx.extra.socket, active);
-        if (active.size >= config.live.maxSubscriptionsPerConnection) {
-          return [new GraphQLError(`At most ${config.live.maxSubscriptionsPerConnection} subscriptions per connection.`, { extensions: { code: 'BAD_USER_INPUT' } })];
-        }
-        const connectionParams = { ...ctx.connectionParams, 'x-request-id': randomUUID() };
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-          req: ctx.extra.request,
-          connectionParams,
-          request: { headers: new Headers() } as Request,
-          params: payload,
-        });
-        let document;
-        try {
-          document = parse(payload.query);
-        } catch (error) {
-          return [error as GraphQLError];
-        }
-        let errors;
-        try {
-          errors = validate(schema, document);
-        } catch (error) {
-          // A rule that throws rather than reports answers this operation, instead of graphql-ws closing the socket with 4500.
-          if (error instanceof GraphQLError) return [error];
-          throw error;
-        }
-        if (errors.length > 0) return errors.map(withoutHttpExtension);
-        active.add(id);
-        return {
-          schema,
-          operationName: payload.operationName,
-          document,
-          variableValues: payload.variables,
-          contextValue: await contextFactory(),
-          rootValue: { execute, subscribe },
-        };
-      },
-      onComplete: (ctx, id) => {
-        subscriptionsOf.get(ctx.extra.socket)?.delete(id);
-      },
-    },
-    sockets,
-  );
+/**
+ * Sends a socket's frames without waiting for each to reach the kernel, and hands all frames of one event-loop turn to
+ * the kernel in one write: a poll can owe a thousand subscriptions a message each, and a write per small frame costs
+ * more than the frame. A slow reader still holds its subscriptions back once HIGH_WATER_BYTES are queued.
+ */
+class Outbox {
+  private corked = false;
+  private readonly drainWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly raw: Duplex,
+  ) {
+    raw.on('drain', () => this.releaseWaiters());
+    socket.once('close', () => this.releaseWaiters());
+  }
+
+  send(data: string): Promise<void> {
+    if (this.socket.readyState !== WebSocket.OPEN) return Promise.resolve();
+    if (!this.corked) {
+      this.corked = true;
+      this.raw.cork();
+      setImmediate(() => {
+        this.corked = false;
+        this.raw.uncork();
+      });
+    }
+    this.socket.send(data);
+    if (this.raw.writableLength < HIGH_WATER_BYTES) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  private releaseWaiters(): void {
+    for (const resolve of this.drainWaiters.splice(0)) resolve();
+  }
 }
+
+type Extra = { request: IncomingMessage; socket: WebSocket };
+
+export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metrics, logger: Logger) {
+  const subscriptionsOf = new WeakMap<WebSocket, Set<string>>();
+  const protocol = makeServer<Record<string, unknown>, Extra>({
+    execute: (args) => (args.rootValue as Executor).execute(args) as never,
+    subscribe: (args) => (args.rootValue as Executor).subscribe(args) as never,
+    // No token, no connection: closed with 4403 before anything reaches GitLab.
+    onConnect: (ctx) => callerFrom(connectionParamsHeaders(ctx.connectionParams)).token !== null,
+    onSubscribe: async (ctx, id, payload) => {
+      const active = subscriptionsOf.get(ctx.extra.socket) ?? new Set<string>();
+      subscriptionsOf.set(ctx.extra.socket, active);
+      if (active.size >= config.live.maxSubscriptionsPerConnection) {
+        return [new GraphQLError(`At most ${config.live.maxSubscriptionsPerConnection} subscriptions per connection.`, { extensions: { code: 'BAD_USER_INPUT' } })];
+      }
+      const connectionParams = { ...ctx.connectionParams, 'x-request-id': randomUUID() };
+      const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+        req: ctx.extra.request,
+        connectionParams,
+        request: { headers: new Headers() } as Request,
+        params: payload,
+      });
+      let document;
+      try {
+        document = parse(payload.query);
+      } catch (error) {
+        return [error as GraphQLError];
+      }
+      let errors;
+      try {
+        errors = validate(schema, document);
+      } catch (error) {
+        // A rule that throws rather than reports answers this operation, instead of the socket closing with 4500.
+        if (error instanceof GraphQLError) return [error];
+        throw error;
+      }
+      if (errors.length > 0) return errors.map(withoutHttpExtension);
+      active.add(id);
+      return {
+        schema,
+        operationName: payload.operationName,
+        document,
+        variableValues: payload.variables,
+        contextValue: await contextFactory(),
+        rootValue: { execute, subscribe },
+      };
+    },
+    onComplete: (ctx, id) => {
+      subscriptionsOf.get(ctx.extra.socket)?.delete(id);
+    },
+  });
+
+  /** Called by the HTTP server's upgrade handler, which owns the raw socket the outbox corks. */
+  return function accept(socket: WebSocket, request: IncomingMessage, raw: Duplex): void {
+    metrics.sockets.inc();
+    const outbox = new Outbox(socket, raw);
+    const fail = (error: unknown, what: string) => {
+      logger.error({ err: error }, `${what}; closing the WebSocket`);
+      socket.close(CloseCode.InternalServerError, 'Internal server error');
+    };
+    socket.once('error', (error) => fail(error, 'WebSocket error'));
+    let pongWait: NodeJS.Timeout | null = null;
+    const pingTimer = setInterval(() => {
+      if (socket.readyState !== WebSocket.OPEN || pongWait) return;
+      pongWait = setTimeout(() => socket.terminate(), KEEP_ALIVE_MS);
+      socket.ping();
+    }, KEEP_ALIVE_MS);
+    socket.on('pong', () => {
+      if (pongWait) clearTimeout(pongWait);
+      pongWait = null;
+    });
+    const closed = protocol.opened(
+      {
+        protocol: socket.protocol,
+        send: (data) => outbox.send(data),
+        close: (code, reason) => socket.close(code, reason),
+        onMessage: (handle) =>
+          socket.on('message', (data) => {
+            handle(String(data)).catch((error: unknown) => fail(error, 'graphql-ws message failed'));
+          }),
+      },
+      { socket, request },
+    );
+    socket.once('close', (code, reason) => {
+      metrics.sockets.dec();
+      if (pongWait) clearTimeout(pongWait);
+      clearInterval(pingTimer);
+      void closed(code, String(reason));
+    });
+  };
+}
+
+/** Lets graphql-ws pick the sub-protocol, so clients speaking anything else are refused at the handshake. */
+export { handleProtocols } from 'graphql-ws';
