@@ -13,6 +13,7 @@ import type { Watcher } from './live/watcher.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { schema } from './schema/index.js';
+import { useSharedSubscriptionExecution } from './live/shared-execution.js';
 import { useOperationTelemetry } from './telemetry.js';
 
 export interface ServerContext {
@@ -60,6 +61,7 @@ export function createGatewayYoga(config: Config, deps: YogaDeps) {
     // (text/plain, a form), i.e. exactly what a cross-site form or GET can send.
     useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf'] }),
     useOperationTelemetry(deps.logger, deps.metrics) as Plugin,
+    useSharedSubscriptionExecution(),
   ];
   if (!config.introspection) plugins.push(useDisableIntrospection());
   return createYoga<ServerContext, GatewayContext>({

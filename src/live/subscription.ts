@@ -59,12 +59,7 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
         }
         this.watcher.tokens.markVerified(token);
       }
-      const observedAt = new Date().toISOString();
-      for (const record of records) {
-        const key = recordKey(record.record_identifier)!.key;
-        const state = record.checksum_information?.checksum_state ?? 'disabled';
-        this.offer({ key, record, signature: this.watcher.signatureFor(this.model, key, record), previousState: null, state, observedAt });
-      }
+      for (const record of records) this.offer(this.watcher.firstEventOf(this.model, record));
       this.started = true;
       for (const change of this.early.splice(0)) this.offer(change);
       return this;

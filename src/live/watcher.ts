@@ -36,6 +36,9 @@ interface Observed {
   signature: string;
   state: ChecksumStateName;
   record: RecordJson;
+  observedAt: string;
+  /** The first event a new subscriber gets for this observation, made once and shared by all who subscribe meanwhile. */
+  firstEvent?: RecordChange;
 }
 
 class ModelPoll {
@@ -122,10 +125,18 @@ export class Watcher {
     return records;
   }
 
-  /** The signature of a record as last observed, shared rather than recomputed for each subscriber. */
-  signatureFor(model: ModelInfo, key: string, record: RecordJson): string {
+  /**
+   * A new subscriber's first event of a record (previousState null). For the record as last observed it is one shared
+   * object, so its result is executed once for all who subscribe before the next observation.
+   */
+  firstEventOf(model: ModelInfo, record: RecordJson): RecordChange {
+    const key = recordKey(record.record_identifier)!.key;
     const seen = this.polls.get(model)?.observed.get(key);
-    return seen && seen.record === record ? seen.signature : signatureOf(record);
+    if (seen && seen.record === record) {
+      seen.firstEvent ??= { key, record, signature: seen.signature, previousState: null, state: seen.state, observedAt: seen.observedAt };
+      return seen.firstEvent;
+    }
+    return { key, record, signature: signatureOf(record), previousState: null, state: stateOf(record), observedAt: new Date().toISOString() };
   }
 
   /** Takes in records read anywhere (a poll, a new subscriber, a mutation) and publishes what changed. */
@@ -140,7 +151,7 @@ export class Watcher {
       const signature = signatureOf(record);
       const before = poll.observed.get(key);
       if (before && before.readSeq > readSeq) continue;
-      poll.observed.set(key, { readSeq, signature, state: stateOf(record), record });
+      poll.observed.set(key, { readSeq, signature, state: stateOf(record), record, observedAt });
       if (before && before.signature !== signature) {
         changes.push({ key, record, signature, previousState: before.state, state: stateOf(record), observedAt });
       }

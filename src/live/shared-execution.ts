@@ -1,0 +1,75 @@
+// Subscription events are executed once per (change, document, operation, variables) and the result is shared: a change
+// seen by a thousand subscribers of the same query costs one execution, not a thousand.
+import { createSourceEventStream, execute, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type { RecordChange } from './pubsub.js';
+
+/** Results by the shared change they came from; gone with the change once no subscriber still holds it. */
+const resultsByChange = new WeakMap<RecordChange, Map<string, ExecutionResult>>();
+const documentIds = new WeakMap<DocumentNode, number>();
+let nextDocumentId = 0;
+
+/**
+ * What decides a subscription's result besides the event: the document (Yoga's parse cache hands out one object per
+ * query text), the operation and the variables. The payload's resolvers read the event only, never the context.
+ */
+function shapeOf(args: ExecutionArgs): string {
+  let id = documentIds.get(args.document);
+  if (id === undefined) documentIds.set(args.document, (id = nextDocumentId++));
+  return `${id}\0${args.operationName ?? ''}\0${JSON.stringify(args.variableValues ?? {})}`;
+}
+
+function sharedChangeOf(event: unknown): RecordChange | null {
+  return typeof event === 'object' && event !== null && 'change' in event ? (event as { change: RecordChange }).change : null;
+}
+
+function executeEvent(args: ExecutionArgs, shape: string, event: unknown): ExecutionResult | Promise<ExecutionResult> {
+  const change = sharedChangeOf(event);
+  if (!change) return execute({ ...args, rootValue: event });
+  let results = resultsByChange.get(change);
+  const cached = results?.get(shape);
+  if (cached) return cached;
+  const result = execute({ ...args, rootValue: event });
+  // Only a finished result is shared; these resolvers are synchronous, so that is every one of them.
+  if (!(result instanceof Promise)) {
+    if (!results) resultsByChange.set(change, (results = new Map()));
+    results.set(shape, result);
+  }
+  return result;
+}
+
+/** Maps each source event to its (shared) result, passing return() through so unsubscribing stops the source at once. */
+function mapEvents(source: AsyncIterableIterator<unknown>, args: ExecutionArgs): AsyncIterableIterator<ExecutionResult> {
+  const shape = shapeOf(args);
+  return {
+    async next() {
+      const step = await source.next();
+      return step.done ? { done: true, value: undefined } : { done: false, value: await executeEvent(args, shape, step.value) };
+    },
+    async return() {
+      await source.return?.();
+      return { done: true, value: undefined };
+    },
+    async throw(error: unknown) {
+      await source.return?.();
+      throw error;
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}
+
+async function sharedSubscribe(args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
+  const source = await createSourceEventStream(args);
+  if (!(Symbol.asyncIterator in source)) return source;
+  return mapEvents(source as AsyncIterableIterator<unknown>, args);
+}
+
+export function useSharedSubscriptionExecution(): Plugin {
+  return {
+    onSubscribe({ setSubscribeFn }) {
+      setSubscribeFn(sharedSubscribe as never);
+    },
+  };
+}
