@@ -59,7 +59,8 @@ export async function startGatewayProcess({ gitlabUrl, env = {}, nodeArgs = [], 
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(root, 'src/main.ts')], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NODE_OPTIONS: '', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', GITLAB_URL: gitlabUrl, ...env },
+    // NODE_ENV=production as the image runs it: graphql-js checks every instanceof twice otherwise.
+    env: { ...process.env, NODE_OPTIONS: '', NODE_ENV: 'production', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', GITLAB_URL: gitlabUrl, ...env },
   });
   children.add(child);
   let stdout = '';
