@@ -6,6 +6,7 @@ import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { CloseCode, makeServer } from 'graphql-ws';
 import { WebSocket } from 'ws';
 import type { Config } from './config.js';
+import { Interner } from './interning.js';
 import { callerFrom, connectionParamsHeaders } from './context.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -22,6 +23,9 @@ function withoutHttpExtension(error: GraphQLError): GraphQLError {
   const { http: _http, ...extensions } = error.extensions;
   return new GraphQLError(error.message, { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, originalError: error.originalError, extensions });
 }
+
+/** Operations over graphql-ws have no HTTP request of their own; plugins that look for one find no headers. */
+const NO_HTTP_REQUEST = { headers: new Headers() } as Request;
 
 type Executor = { execute: (args: ExecutionArgs) => unknown; subscribe: (args: ExecutionArgs) => unknown };
 
@@ -66,6 +70,7 @@ type Extra = { request: IncomingMessage; socket: WebSocket };
 
 export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metrics, logger: Logger) {
   const subscriptionsOf = new WeakMap<WebSocket, Set<string>>();
+  const sharedVariables = new Interner<Record<string, unknown>>();
   const protocol = makeServer<Record<string, unknown>, Extra>({
     execute: (args) => (args.rootValue as Executor).execute(args) as never,
     subscribe: (args) => (args.rootValue as Executor).subscribe(args) as never,
@@ -77,11 +82,15 @@ export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metr
       if (active.size >= config.live.maxSubscriptionsPerConnection) {
         return [new GraphQLError(`At most ${config.live.maxSubscriptionsPerConnection} subscriptions per connection.`, { extensions: { code: 'BAD_USER_INPUT' } })];
       }
-      const connectionParams = { ...ctx.connectionParams, 'x-request-id': randomUUID() };
+      // A thousand viewers of one dashboard send the same variables: keep one copy for as long as they watch.
+      const { variables } = payload;
+      if (variables) (payload as { variables?: Record<string, unknown> }).variables = sharedVariables.intern(JSON.stringify(variables), () => variables);
+      // randomUUID() hands back a tree of string pieces, which every subscription would keep; a copy is one flat string.
+      const connectionParams = { ...ctx.connectionParams, 'x-request-id': Buffer.from(randomUUID(), 'latin1').toString('latin1') };
       const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
         req: ctx.extra.request,
         connectionParams,
-        request: { headers: new Headers() } as Request,
+        request: NO_HTTP_REQUEST,
         params: payload,
       });
       let document;

@@ -8,6 +8,8 @@ import type { RecordChange } from './pubsub.js';
 const resultsByChange = new WeakMap<RecordChange, Map<string, ExecutionResult>>();
 const documentIds = new WeakMap<DocumentNode, number>();
 let nextDocumentId = 0;
+/** Variables shared by many subscriptions (see Interner) are put in words once. */
+const variablesText = new WeakMap<object, string>();
 
 /**
  * What decides a subscription's result besides the event: the document (Yoga's parse cache hands out one object per
@@ -16,7 +18,10 @@ let nextDocumentId = 0;
 function shapeOf(args: ExecutionArgs): string {
   let id = documentIds.get(args.document);
   if (id === undefined) documentIds.set(args.document, (id = nextDocumentId++));
-  return `${id}\0${args.operationName ?? ''}\0${JSON.stringify(args.variableValues ?? {})}`;
+  const variables = args.variableValues ?? {};
+  let text = variablesText.get(variables);
+  if (text === undefined) variablesText.set(variables, (text = JSON.stringify(variables)));
+  return `${id}\0${args.operationName ?? ''}\0${text}`;
 }
 
 function sharedChangeOf(event: unknown): RecordChange | null {
@@ -39,31 +44,40 @@ function executeEvent(args: ExecutionArgs, shape: string, event: unknown): Execu
 }
 
 /** Maps each source event to its (shared) result, passing return() through so unsubscribing stops the source at once. */
-function mapEvents(source: AsyncIterableIterator<unknown>, args: ExecutionArgs): AsyncIterableIterator<ExecutionResult> {
-  const shape = shapeOf(args);
-  return {
-    async next() {
-      const step = await source.next();
-      return step.done ? { done: true, value: undefined } : { done: false, value: await executeEvent(args, shape, step.value) };
-    },
-    async return() {
-      await source.return?.();
-      return { done: true, value: undefined };
-    },
-    async throw(error: unknown) {
-      await source.return?.();
-      throw error;
-    },
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
+class SharedResults implements AsyncIterableIterator<ExecutionResult> {
+  private readonly shape: string;
+
+  constructor(
+    private readonly source: AsyncIterableIterator<unknown>,
+    private readonly args: ExecutionArgs,
+  ) {
+    this.shape = shapeOf(args);
+  }
+
+  async next(): Promise<IteratorResult<ExecutionResult>> {
+    const step = await this.source.next();
+    return step.done ? { done: true, value: undefined } : { done: false, value: await executeEvent(this.args, this.shape, step.value) };
+  }
+
+  async return(): Promise<IteratorResult<ExecutionResult>> {
+    await this.source.return?.();
+    return { done: true, value: undefined };
+  }
+
+  async throw(error: unknown): Promise<IteratorResult<ExecutionResult>> {
+    await this.source.return?.();
+    throw error;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
 }
 
 async function sharedSubscribe(args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
   const source = await createSourceEventStream(args);
   if (!(Symbol.asyncIterator in source)) return source;
-  return mapEvents(source as AsyncIterableIterator<unknown>, args);
+  return new SharedResults(source as AsyncIterableIterator<unknown>, args);
 }
 
 export function useSharedSubscriptionExecution(): Plugin {

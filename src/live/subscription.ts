@@ -4,6 +4,7 @@ import type { GatewayContext } from '../context.js';
 import { gatewayError, missingToken } from '../errors.js';
 import type { Caller, RecordJson } from '../gitlab/client.js';
 import { recordKey } from '../gitlab/loaders.js';
+import { Interner } from '../interning.js';
 import type { ModelInfo } from '../models.js';
 import type { RecordChange } from './pubsub.js';
 import type { Watch, Watcher } from './watcher.js';
@@ -23,23 +24,25 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
   private ended = false;
   private started = false;
   private early: RecordChange[] = [];
-  /** What this subscriber last saw of each record, so it never gets the same state twice in a row. */
-  private readonly lastSent = new Map<string, string>();
+  /** What this subscriber last saw of each record (by its place in the watch set), so it never gets the same state twice in a row. */
+  private readonly lastSent: Array<string | undefined>;
   private stopWatching: (() => void) | null = null;
   private servedSinceYield = 0;
 
   constructor(
     private readonly watcher: Watcher,
     private readonly model: ModelInfo,
-    private readonly keys: Map<string, string>,
-  ) {}
+    private readonly watched: WatchSet,
+  ) {
+    this.lastSent = new Array<string | undefined>(watched.keys.size);
+  }
 
   /** Watches first, then reads the current state, so nothing that happens in between is lost. */
   async start(caller: Caller): Promise<this> {
     const watch: Watch = {
       caller,
       model: this.model,
-      keys: this.keys,
+      keys: this.watched.keys,
       deliver: (change) => (this.started ? this.offer(change) : this.early.push(change)),
       revoke: (error) => this.revoke(error),
       end: () => void this.return(),
@@ -47,12 +50,12 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
     this.stopWatching = this.watcher.watch(watch);
     try {
       const token = caller.token!;
-      let records = this.watcher.tokens.isFresh(token) ? this.watcher.snapshot(this.model, this.keys.keys()) : null;
+      let records = this.watcher.tokens.isFresh(token) ? this.watcher.snapshot(this.model, this.watched.keys.keys()) : null;
       if (!records) {
         // This read is also the subscriber's own token check.
-        const found = await this.watcher.read(caller, this.model, this.keys.values());
+        const found = await this.watcher.read(caller, this.model, this.watched.keys.values());
         records = [];
-        for (const key of this.keys.keys()) {
+        for (const key of this.watched.keys.keys()) {
           const value = found.get(key);
           if (value instanceof Error) throw value;
           if (value) records.push(value);
@@ -70,8 +73,9 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
   }
 
   private offer(change: RecordChange): void {
-    if (this.lastSent.get(change.key) === change.signature) return;
-    this.lastSent.set(change.key, change.signature);
+    const place = this.watched.places.get(change.key);
+    if (place === undefined || this.lastSent[place] === change.signature) return;
+    this.lastSent[place] = change.signature;
     this.push({ change, model: this.model });
   }
 
@@ -123,6 +127,16 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
   }
 }
 
+/** The records one subscription watches; every subscription to the same list of the same model shares one. */
+export interface WatchSet {
+  /** recordKey() -> the identifier as the subscriber spelt it, in the subscriber's order. */
+  keys: Map<string, string>;
+  /** recordKey() -> its place in `keys`. */
+  places: Map<string, number>;
+}
+
+const watchSets = new Interner<WatchSet>();
+
 /** Checks a subscription's arguments and opens its stream. */
 export async function watchRecords(ctx: GatewayContext, model: ModelInfo, identifiers: readonly string[], maxIdentifiers: number): Promise<RecordStream> {
   if (!ctx.caller.token) throw missingToken();
@@ -134,5 +148,6 @@ export async function watchRecords(ctx: GatewayContext, model: ModelInfo, identi
     if (!key) throw gatewayError('BAD_USER_INPUT', `"${id.slice(0, 64)}" is not a record identifier (an integer, or URL-safe base64 of a composite key).`);
     if (!keys.has(key.key)) keys.set(key.key, id);
   }
-  return new RecordStream(ctx.live, model, keys).start(ctx.caller);
+  const watched = watchSets.intern(`${model.enumName}\0${[...keys.values()].join('\0')}`, () => ({ keys, places: new Map([...keys.keys()].map((key, place) => [key, place])) }));
+  return new RecordStream(ctx.live, model, watched).start(ctx.caller);
 }

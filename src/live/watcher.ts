@@ -61,7 +61,8 @@ const SETTLED_AFTER_HURRY_MS = 10_000;
 /** What of a record's checksum information counts as a change. */
 export function signatureOf(record: RecordJson): string {
   const c = record.checksum_information;
-  return c ? `${c.checksum_state}|${c.checksum}|${c.checksum_retry_count}|${c.checksum_failure}|${c.last_checksum}|${c.checksum_retry_at}` : 'none';
+  // join() makes one flat string; a template literal would leave a tree of pieces for every record observed.
+  return c ? [c.checksum_state, c.checksum, c.checksum_retry_count, c.checksum_failure, c.last_checksum, c.checksum_retry_at].join('|') : 'none';
 }
 
 function stateOf(record: RecordJson): ChecksumStateName {
@@ -148,9 +149,11 @@ export class Watcher {
     for (const record of records) {
       const key = recordKey(record.record_identifier)?.key;
       if (!key || !poll.watched.has(key)) continue;
-      const signature = signatureOf(record);
       const before = poll.observed.get(key);
       if (before && before.readSeq > readSeq) continue;
+      // An unchanged record keeps the signature object subscribers already hold, so each observation does not add one.
+      const seen = signatureOf(record);
+      const signature = before?.signature === seen ? before.signature : seen;
       poll.observed.set(key, { readSeq, signature, state: stateOf(record), record, observedAt });
       if (before && before.signature !== signature) {
         changes.push({ key, record, signature, previousState: before.state, state: stateOf(record), observedAt });
