@@ -27,6 +27,8 @@ interface Level {
   subscribeListCalls: number;
   rssBaselineBytes: number;
   rssSubscribedBytes: number;
+  /** RSS with the subscribers before the forced GC: what the burst of subscribing left behind, garbage included. */
+  rssBeforeGcBytes: number;
   rssPeakBytes: number;
   bytesPerSubscriber: number;
   /** JS heap in use after a forced full GC, before and with the subscribers: what they really keep. */
@@ -145,10 +147,12 @@ async function runLevel(n: number, quick: boolean, log: (line: string) => void):
     const subscribeTimeoutMs = quick ? 60_000 : Math.max(60_000, n * 20);
     const ready = await load.ask<ReadyMessage>({ type: 'start', url: gw.url.replace(/^http/, 'ws'), token: ADMIN_TOKEN, identifiers: ids, subscribers: n, sockets, timeoutMs: subscribeTimeoutMs }, subscribeTimeoutMs + 30_000);
     await sleep(1_000);
-    const rssSubscribed = await rssSamples(gw, 5, 200);
+    const rssBeforeGc = await rssSamples(gw, 5, 200);
     const subscribeListCalls = (await standIn.requests(beforeSubscribe)).requests.filter(isListCall).length;
     log(`  ${n} subscribers on ${sockets} sockets: ${ready.complete} got the state of all ${RECORDS} records in ${ready.ms} ms (upstream list calls meanwhile: ${subscribeListCalls})${ready.timedOut ? ' (TIMED OUT)' : ''}${ready.errors.length ? `; errors: ${ready.errors.slice(0, 3).join(' | ')}` : ''}`);
     const heapSubscribed = await heapUsedAfterGc(inspector);
+    // Read like the baseline, after a forced GC: otherwise the garbage of the subscribe burst counts as subscribers' memory.
+    const rssSubscribed = await rssSamples(gw, 5, 200);
     inspector.close();
     inspector = null;
     const atMeasure = await liveCounts(gw.origin);
@@ -196,6 +200,7 @@ async function runLevel(n: number, quick: boolean, log: (line: string) => void):
       subscribeListCalls,
       rssBaselineBytes: rssBaseline,
       rssSubscribedBytes: rssSubscribed,
+      rssBeforeGcBytes: rssBeforeGc,
       rssPeakBytes: rssPeak,
       bytesPerSubscriber: (rssSubscribed - rssBaseline) / n,
       heapBaselineBytes: heapBaseline,
@@ -268,7 +273,7 @@ export async function runFanout(options: RunOptions): Promise<ScenarioResult> {
         'KB',
         l.subscribers >= RSS_JUDGED_FROM ? `<= ${FANOUT_TARGETS.bytesPerSubscriber / 1024}` : '',
         l.subscribers >= RSS_JUDGED_FROM ? l.bytesPerSubscriber <= FANOUT_TARGETS.bytesPerSubscriber : null,
-        `RSS +${((l.rssSubscribedBytes - l.rssBaselineBytes) / 2 ** 20).toFixed(1)} MB${l.subscribers < RSS_JUDGED_FROM ? ' (too few to judge)' : ''}`,
+        `RSS +${((l.rssSubscribedBytes - l.rssBaselineBytes) / 2 ** 20).toFixed(1)} MB after GC (+${((l.rssBeforeGcBytes - l.rssBaselineBytes) / 2 ** 20).toFixed(1)} MB before)${l.subscribers < RSS_JUDGED_FROM ? ' (too few to judge)' : ''}`,
       ),
       figure(S, `${tag}: gateway heap per subscriber, after GC`, round(l.heapBytesPerSubscriber / 1024, 2), 'KB', '', null, `heap +${((l.heapSubscribedBytes - l.heapBaselineBytes) / 2 ** 20).toFixed(1)} MB${partialMemory}`),
     );
