@@ -7,6 +7,7 @@ import { CloseCode, makeServer } from 'graphql-ws';
 import { WebSocket } from 'ws';
 import type { Config } from './config.js';
 import { Interner } from './interning.js';
+import type { PayloadSender } from './live/shared-execution.js';
 import { callerFrom, connectionParamsHeaders } from './context.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -47,7 +48,20 @@ class Outbox {
   }
 
   send(data: string): Promise<void> {
-    if (this.socket.readyState !== WebSocket.OPEN) return Promise.resolve();
+    this.write(data);
+    if (this.raw.writableLength < HIGH_WATER_BYTES) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /** Sends at once if the socket is not backed up; false otherwise, and nothing is sent. */
+  trySend(data: string): boolean {
+    if (this.raw.writableLength >= HIGH_WATER_BYTES) return false;
+    this.write(data);
+    return true;
+  }
+
+  private write(data: string): void {
+    if (this.socket.readyState !== WebSocket.OPEN) return;
     if (!this.corked) {
       this.corked = true;
       this.raw.cork();
@@ -57,8 +71,6 @@ class Outbox {
       });
     }
     this.socket.send(data);
-    if (this.raw.writableLength < HIGH_WATER_BYTES) return Promise.resolve();
-    return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
   private releaseWaiters(): void {
@@ -71,6 +83,7 @@ type Extra = { request: IncomingMessage; socket: WebSocket };
 export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metrics, logger: Logger) {
   const subscriptionsOf = new WeakMap<WebSocket, Set<string>>();
   const sharedVariables = new Interner<Record<string, unknown>>();
+  const outboxOf = new WeakMap<WebSocket, Outbox>();
   const protocol = makeServer<Record<string, unknown>, Extra>({
     execute: (args) => (args.rootValue as Executor).execute(args) as never,
     subscribe: (args) => (args.rootValue as Executor).subscribe(args) as never,
@@ -109,12 +122,16 @@ export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metr
       }
       if (errors.length > 0) return errors.map(withoutHttpExtension);
       active.add(id);
+      const contextValue = await contextFactory();
+      // Subscription results can skip the per-message chain: the same `next` message graphql-ws would write.
+      const prefix = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+      const sendPayload: PayloadSender = (json) => outboxOf.get(ctx.extra.socket)!.trySend(`${prefix}${json}}`);
       return {
         schema,
         operationName: payload.operationName,
         document,
         variableValues: payload.variables,
-        contextValue: await contextFactory(),
+        contextValue: Object.assign(contextValue, { sendPayload }),
         rootValue: { execute, subscribe },
       };
     },
@@ -127,6 +144,7 @@ export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metr
   return function accept(socket: WebSocket, request: IncomingMessage, raw: Duplex): void {
     metrics.sockets.inc();
     const outbox = new Outbox(socket, raw);
+    outboxOf.set(socket, outbox);
     const fail = (error: unknown, what: string) => {
       logger.error({ err: error }, `${what}; closing the WebSocket`);
       socket.close(CloseCode.InternalServerError, 'Internal server error');

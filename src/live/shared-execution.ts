@@ -43,28 +43,58 @@ function executeEvent(args: ExecutionArgs, shape: string, event: unknown): Execu
   return result;
 }
 
-/** Maps each source event to its (shared) result, passing return() through so unsubscribing stops the source at once. */
+/** Shared results put in JSON once, for transports that can send a payload as it is (see PayloadSender). */
+const jsonOfResult = new WeakMap<ExecutionResult, string>();
+
+function jsonOf(result: ExecutionResult): string {
+  let json = jsonOfResult.get(result);
+  if (json === undefined) jsonOfResult.set(result, (json = JSON.stringify(result)));
+  return json;
+}
+
+/**
+ * Set on the context by a transport that can send a `next` payload already in JSON (graphql-ws, see websocket.ts);
+ * false means the socket is backed up and the result must take the ordinary, waiting path.
+ */
+export type PayloadSender = (payloadJson: string) => boolean;
+
+/**
+ * Maps each source event to its (shared) result, passing return() through so unsubscribing stops the source at once.
+ * With a PayloadSender, error-free results go straight to the socket as shared JSON, and only the rest (errors, a
+ * backed-up socket, the end) travel the per-operation chain of envelop and the transport.
+ */
 class SharedResults implements AsyncIterableIterator<ExecutionResult> {
   private readonly shape: string;
+  private readonly sendPayload: PayloadSender | undefined;
+  private stopped = false;
 
   constructor(
     private readonly source: AsyncIterableIterator<unknown>,
     private readonly args: ExecutionArgs,
   ) {
     this.shape = shapeOf(args);
+    this.sendPayload = (args.contextValue as { sendPayload?: PayloadSender } | undefined)?.sendPayload;
   }
 
   async next(): Promise<IteratorResult<ExecutionResult>> {
-    const step = await this.source.next();
-    return step.done ? { done: true, value: undefined } : { done: false, value: await executeEvent(this.args, this.shape, step.value) };
+    for (;;) {
+      const step = await this.source.next();
+      // Nothing more after return(): the client may already be reusing this operation id.
+      if (step.done || this.stopped) return { done: true, value: undefined };
+      const executed = executeEvent(this.args, this.shape, step.value);
+      const result = executed instanceof Promise ? await executed : executed;
+      if (!this.sendPayload || result.errors || !this.sendPayload(jsonOf(result))) return { done: false, value: result };
+    }
   }
 
   async return(): Promise<IteratorResult<ExecutionResult>> {
+    this.stopped = true;
     await this.source.return?.();
     return { done: true, value: undefined };
   }
 
   async throw(error: unknown): Promise<IteratorResult<ExecutionResult>> {
+    this.stopped = true;
     await this.source.return?.();
     throw error;
   }
