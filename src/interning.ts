@@ -5,11 +5,13 @@ export class Interner<T extends object> {
     if (!this.byKey.get(key)?.deref()) this.byKey.delete(key);
   });
 
-  /** The value already held under `key`, or the one `make` returns, kept from now on. */
-  intern(key: string, make: () => T): T {
-    const held = this.byKey.get(key)?.deref();
-    if (held) return held;
-    const value = make();
+  /** The value held under `key`, if one still is. */
+  get(key: string): T | undefined {
+    return this.byKey.get(key)?.deref();
+  }
+
+  /** Holds `value` under `key` from now on, and returns it. */
+  keep(key: string, value: T): T {
     this.byKey.set(key, new WeakRef(value));
     this.forget.register(value, key);
     return value;

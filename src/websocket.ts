@@ -78,6 +78,15 @@ class Outbox {
   }
 }
 
+/**
+ * Subscription results can skip graphql-ws's per-message chain: this writes the same `next` message it would.
+ * (Made apart from onSubscribe so the closure holds the outbox and the prefix only, not that call's whole scope.)
+ */
+function payloadSender(outbox: Outbox, id: string): PayloadSender {
+  const prefix = Buffer.from(`{"id":${JSON.stringify(id)},"type":"next","payload":`).toString();
+  return (json) => outbox.trySend(`${prefix}${json}}`);
+}
+
 type Extra = { request: IncomingMessage; socket: WebSocket };
 
 export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metrics, logger: Logger) {
@@ -96,8 +105,10 @@ export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metr
         return [new GraphQLError(`At most ${config.live.maxSubscriptionsPerConnection} subscriptions per connection.`, { extensions: { code: 'BAD_USER_INPUT' } })];
       }
       // A thousand viewers of one dashboard send the same variables: keep one copy for as long as they watch.
-      const { variables } = payload;
-      if (variables) (payload as { variables?: Record<string, unknown> }).variables = sharedVariables.intern(JSON.stringify(variables), () => variables);
+      if (payload.variables) {
+        const key = JSON.stringify(payload.variables);
+        (payload as { variables?: Record<string, unknown> }).variables = sharedVariables.get(key) ?? sharedVariables.keep(key, payload.variables);
+      }
       // randomUUID() hands back a tree of string pieces, which every subscription would keep; a copy is one flat string.
       const connectionParams = { ...ctx.connectionParams, 'x-request-id': Buffer.from(randomUUID(), 'latin1').toString('latin1') };
       const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
@@ -123,9 +134,7 @@ export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metr
       if (errors.length > 0) return errors.map(withoutHttpExtension);
       active.add(id);
       const contextValue = await contextFactory();
-      // Subscription results can skip the per-message chain: the same `next` message graphql-ws would write.
-      const prefix = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
-      const sendPayload: PayloadSender = (json) => outboxOf.get(ctx.extra.socket)!.trySend(`${prefix}${json}}`);
+      const sendPayload = payloadSender(outboxOf.get(ctx.extra.socket)!, id);
       return {
         schema,
         operationName: payload.operationName,

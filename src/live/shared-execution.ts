@@ -2,26 +2,27 @@
 // seen by a thousand subscribers of the same query costs one execution, not a thousand.
 import { createSourceEventStream, execute, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { Interner } from '../interning.js';
 import type { RecordChange } from './pubsub.js';
 
 /** Results by the shared change they came from; gone with the change once no subscriber still holds it. */
 const resultsByChange = new WeakMap<RecordChange, Map<string, ExecutionResult>>();
 const documentIds = new WeakMap<DocumentNode, number>();
 let nextDocumentId = 0;
-/** Variables shared by many subscriptions (see Interner) are put in words once. */
-const variablesText = new WeakMap<object, string>();
+/** Equal variables get one number, held as long as a subscription with them lives: shape keys stay a few bytes. */
+const variableSets = new Interner<{ id: number }>();
+let nextVariablesId = 0;
 
 /**
  * What decides a subscription's result besides the event: the document (Yoga's parse cache hands out one object per
  * query text), the operation and the variables. The payload's resolvers read the event only, never the context.
  */
-function shapeOf(args: ExecutionArgs): string {
-  let id = documentIds.get(args.document);
-  if (id === undefined) documentIds.set(args.document, (id = nextDocumentId++));
-  const variables = args.variableValues ?? {};
-  let text = variablesText.get(variables);
-  if (text === undefined) variablesText.set(variables, (text = JSON.stringify(variables)));
-  return `${id}\0${args.operationName ?? ''}\0${text}`;
+function shapeOf(args: ExecutionArgs): { key: string; variables: { id: number } } {
+  let documentId = documentIds.get(args.document);
+  if (documentId === undefined) documentIds.set(args.document, (documentId = nextDocumentId++));
+  const text = JSON.stringify(args.variableValues ?? {});
+  const variables = variableSets.get(text) ?? variableSets.keep(text, { id: nextVariablesId++ });
+  return { key: `${documentId}:${variables.id}:${args.operationName ?? ''}`, variables };
 }
 
 function sharedChangeOf(event: unknown): RecordChange | null {
@@ -65,6 +66,8 @@ export type PayloadSender = (payloadJson: string) => boolean;
  */
 class SharedResults implements AsyncIterableIterator<ExecutionResult> {
   private readonly shape: string;
+  /** Keeps this shape's variables number taken while the subscription lives. */
+  private readonly variables: { id: number };
   private readonly sendPayload: PayloadSender | undefined;
   private stopped = false;
 
@@ -72,7 +75,7 @@ class SharedResults implements AsyncIterableIterator<ExecutionResult> {
     private readonly source: AsyncIterableIterator<unknown>,
     private readonly args: ExecutionArgs,
   ) {
-    this.shape = shapeOf(args);
+    ({ key: this.shape, variables: this.variables } = shapeOf(args));
     this.sendPayload = (args.contextValue as { sendPayload?: PayloadSender } | undefined)?.sendPayload;
   }
 

@@ -148,6 +148,7 @@ export async function watchRecords(ctx: GatewayContext, model: ModelInfo, identi
     if (!key) throw gatewayError('BAD_USER_INPUT', `"${id.slice(0, 64)}" is not a record identifier (an integer, or URL-safe base64 of a composite key).`);
     if (!keys.has(key.key)) keys.set(key.key, id);
   }
-  const watched = watchSets.intern(`${model.enumName}\0${[...keys.values()].join('\0')}`, () => ({ keys, places: new Map([...keys.keys()].map((key, place) => [key, place])) }));
+  const setKey = `${model.enumName}\0${[...keys.values()].join('\0')}`;
+  const watched = watchSets.get(setKey) ?? watchSets.keep(setKey, { keys, places: new Map([...keys.keys()].map((key, place) => [key, place])) });
   return new RecordStream(ctx.live, model, watched).start(ctx.caller);
 }
