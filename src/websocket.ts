@@ -42,6 +42,7 @@ class Outbox {
   constructor(
     private readonly socket: WebSocket,
     private readonly raw: Duplex,
+    private readonly onSlowReader: () => void,
   ) {
     raw.on('drain', () => this.releaseWaiters());
     socket.once('close', () => this.releaseWaiters());
@@ -50,6 +51,7 @@ class Outbox {
   send(data: string): Promise<void> {
     this.write(data);
     if (this.raw.writableLength < HIGH_WATER_BYTES) return Promise.resolve();
+    this.onSlowReader();
     return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
@@ -152,7 +154,7 @@ export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metr
   /** Called by the HTTP server's upgrade handler, which owns the raw socket the outbox corks. */
   return function accept(socket: WebSocket, request: IncomingMessage, raw: Duplex): void {
     metrics.sockets.inc();
-    const outbox = new Outbox(socket, raw);
+    const outbox = new Outbox(socket, raw, () => metrics.slowReaderWaits.inc());
     outboxOf.set(socket, outbox);
     const fail = (error: unknown, what: string) => {
       logger.error({ err: error }, `${what}; closing the WebSocket`);
