@@ -39,6 +39,8 @@ export interface ReportMessage {
   lastChangeAt: number;
   errors: string[];
   rssBytes: number;
+  /** CPU this process spent since `measure`: the subscribers share the machine's cores with the gateway. */
+  cpuMs: number;
 }
 
 const QUERY = `subscription Watch($identifiers: [ID!]!) {
@@ -61,6 +63,7 @@ interface Sub {
 let subs: Sub[] = [];
 let position = new Map<string, number>();
 let measuring = false;
+let cpuAtMeasure = process.cpuUsage();
 
 function send(message: ReadyMessage | ReportMessage): void {
   process.send!(message);
@@ -185,6 +188,7 @@ process.on('message', (message: ParentMessage) => {
       void start(message);
       break;
     case 'measure':
+      cpuAtMeasure = process.cpuUsage();
       histogram = new Uint32Array(MAX_MS + 1);
       changes = 0;
       lastChangeAt = 0;
@@ -203,6 +207,7 @@ process.on('message', (message: ParentMessage) => {
         lastChangeAt,
         errors,
         rssBytes: process.memoryUsage.rss(),
+        cpuMs: (({ user, system }) => (user + system) / 1000)(process.cpuUsage(cpuAtMeasure)),
       });
       break;
     case 'stop':

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { figure, type Figure, type RunOptions, type ScenarioResult } from '../lib/figures.js';
 import { connectInspector, heapUsedAfterGc, inspectorUrlOf, type Inspector } from '../lib/inspector.js';
 import { median, round, sleep } from '../lib/load.js';
-import { ADMIN_TOKEN, metricValue, REPO_ROOT, startGatewayProcess, startStandalone, type GatewayProcess } from '../lib/processes.js';
+import { ADMIN_TOKEN, metricValue, procCpuSeconds, REPO_ROOT, startGatewayProcess, startStandalone, type GatewayProcess } from '../lib/processes.js';
 import type { ParentMessage, ReadyMessage, ReportMessage } from '../lib/subscribers.js';
 import type { LoggedRequest } from '../../test/support/standalone.js';
 
@@ -51,6 +51,10 @@ interface Level {
   windowMs: number;
   drained: boolean;
   loadProcessRssBytes: number;
+  /** CPU of the gateway in the window per change event delivered, in microseconds (polls and the mutation included). */
+  gatewayCpuUsPerEvent: number | null;
+  /** CPU of the subscriber process per change event it received, in microseconds. */
+  loadProcessCpuUsPerEvent: number | null;
   errors: string[];
 }
 
@@ -163,6 +167,7 @@ async function runLevel(n: number, quick: boolean, log: (line: string) => void):
     const metricsBefore = await (await fetch(`${gw.origin}/metrics`)).text();
     const { lastSeq } = await standIn.requests(Number.MAX_SAFE_INTEGER);
     load.send({ type: 'measure' });
+    const gatewayCpuBefore = (await procCpuSeconds(gw.pid)) ?? NaN;
     const began = Date.now();
     await graphql(`mutation { recalculateAllChecksums(model: PROJECT, identifiers: [${ids.map((id) => `"${id}"`).join(',')}]) { status errors } }`);
     const minWindowMs = quick ? 3_000 : 5_000;
@@ -185,6 +190,7 @@ async function runLevel(n: number, quick: boolean, log: (line: string) => void):
       if (now - began >= hardLimitMs) break;
     }
     const windowMs = Date.now() - began;
+    const gatewayCpuSeconds = ((await procCpuSeconds(gw.pid)) ?? NaN) - gatewayCpuBefore;
     const atEnd = await liveCounts(gw.origin);
     const metricsAfter = atEnd.text;
     const cycles = metricValue(metricsAfter, 'gateway_live_poll_cycles_total', { model: 'PROJECT' }) - metricValue(metricsBefore, 'gateway_live_poll_cycles_total', { model: 'PROJECT' });
@@ -219,6 +225,8 @@ async function runLevel(n: number, quick: boolean, log: (line: string) => void):
       windowMs,
       drained,
       loadProcessRssBytes: report!.rssBytes,
+      gatewayCpuUsPerEvent: report!.changes > 0 ? (gatewayCpuSeconds * 1e6) / report!.changes : null,
+      loadProcessCpuUsPerEvent: report!.changes > 0 ? (report!.cpuMs * 1000) / report!.changes : null,
       errors: [...ready.errors, ...report!.errors].slice(0, 10),
     };
     log(
@@ -266,6 +274,8 @@ export async function runFanout(options: RunOptions): Promise<ScenarioResult> {
       figure(S, `${tag}: delivery latency p50`, l.latency.p50Ms, 'ms', '', null, `${l.changes.toLocaleString('en')} change events`),
       figure(S, `${tag}: delivery latency p99`, l.latency.p99Ms, 'ms', `<= ${FANOUT_TARGETS.p99Ms}`, Number.isNaN(l.latency.p99Ms) ? null : l.latency.p99Ms <= FANOUT_TARGETS.p99Ms && l.drained, incomplete || `max ${l.latency.maxMs} ms`),
       figure(S, `${tag}: longest event-loop stall in the window`, l.eventLoopLagMaxMs, 'ms'),
+      figure(S, `${tag}: gateway CPU per change event delivered`, l.gatewayCpuUsPerEvent === null ? null : round(l.gatewayCpuUsPerEvent, 1), 'us', '', null, 'the whole window: polls, the mutation, delivery'),
+      figure(S, `${tag}: subscriber process CPU per change event`, l.loadProcessCpuUsPerEvent === null ? null : round(l.loadProcessCpuUsPerEvent, 1), 'us', '', null, 'the load generator shares the 2 cores'),
       figure(
         S,
         `${tag}: gateway RSS per subscriber`,
