@@ -8,6 +8,7 @@ import { WebSocket } from 'ws';
 import type { Config } from './config.js';
 import { Interner } from './interning.js';
 import type { PayloadSender } from './live/shared-execution.js';
+import { Outbox } from './ws-outbox.js';
 import { callerFrom, connectionParamsHeaders } from './context.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -15,8 +16,6 @@ import type { GatewayYoga } from './yoga.js';
 
 /** How often an idle socket is pinged; one that does not answer within the same time is dropped. */
 const KEEP_ALIVE_MS = 12_000;
-/** Bytes queued on one socket above which a subscription waits for the client to read before sending more. */
-const HIGH_WATER_BYTES = 1 << 20;
 
 /** Yoga marks validation errors with an HTTP status for its own responses; it means nothing on a WebSocket. */
 function withoutHttpExtension(error: GraphQLError): GraphQLError {
@@ -29,56 +28,6 @@ function withoutHttpExtension(error: GraphQLError): GraphQLError {
 const NO_HTTP_REQUEST = { headers: new Headers() } as Request;
 
 type Executor = { execute: (args: ExecutionArgs) => unknown; subscribe: (args: ExecutionArgs) => unknown };
-
-/**
- * Sends a socket's frames without waiting for each to reach the kernel, and hands all frames of one event-loop turn to
- * the kernel in one write: a poll can owe a thousand subscriptions a message each, and a write per small frame costs
- * more than the frame. A slow reader still holds its subscriptions back once HIGH_WATER_BYTES are queued.
- */
-class Outbox {
-  private corked = false;
-  private readonly drainWaiters: Array<() => void> = [];
-
-  constructor(
-    private readonly socket: WebSocket,
-    private readonly raw: Duplex,
-    private readonly onSlowReader: () => void,
-  ) {
-    raw.on('drain', () => this.releaseWaiters());
-    socket.once('close', () => this.releaseWaiters());
-  }
-
-  send(data: string): Promise<void> {
-    this.write(data);
-    if (this.raw.writableLength < HIGH_WATER_BYTES) return Promise.resolve();
-    this.onSlowReader();
-    return new Promise((resolve) => this.drainWaiters.push(resolve));
-  }
-
-  /** Sends at once if the socket is not backed up; false otherwise, and nothing is sent. */
-  trySend(data: string): boolean {
-    if (this.raw.writableLength >= HIGH_WATER_BYTES) return false;
-    this.write(data);
-    return true;
-  }
-
-  private write(data: string): void {
-    if (this.socket.readyState !== WebSocket.OPEN) return;
-    if (!this.corked) {
-      this.corked = true;
-      this.raw.cork();
-      setImmediate(() => {
-        this.corked = false;
-        this.raw.uncork();
-      });
-    }
-    this.socket.send(data);
-  }
-
-  private releaseWaiters(): void {
-    for (const resolve of this.drainWaiters.splice(0)) resolve();
-  }
-}
 
 /**
  * Subscription results can skip graphql-ws's per-message chain: this writes the same `next` message it would.
