@@ -83,6 +83,8 @@ export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metr
         throw error;
       }
       if (errors.length > 0) return errors.map(withoutHttpExtension);
+      // The parsed document comes from Yoga's cache and holds its text: keep that one copy rather than this message's.
+      if (document.loc?.source.body === payload.query) (payload as { query: string }).query = document.loc.source.body;
       active.add(id);
       const contextValue = await contextFactory();
       const sendPayload = payloadSender(outboxOf.get(ctx.extra.socket)!, id);
@@ -100,7 +102,7 @@ export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metr
     },
   });
 
-  /** Called by the HTTP server's upgrade handler, which owns the raw socket the outbox corks. */
+  /** Called by the HTTP server's upgrade handler, which owns the raw socket the outbox writes frames to. */
   return function accept(socket: WebSocket, request: IncomingMessage, raw: Duplex): void {
     metrics.sockets.inc();
     const outbox = new Outbox(socket, raw, () => metrics.slowReaderWaits.inc());
@@ -124,7 +126,10 @@ export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metr
       {
         protocol: socket.protocol,
         send: (data) => outbox.send(data),
-        close: (code, reason) => socket.close(code, reason),
+        close: (code, reason) => {
+          outbox.flush();
+          socket.close(code, reason);
+        },
         onMessage: (handle) =>
           socket.on('message', (data) => {
             handle(String(data)).catch((error: unknown) => fail(error, 'graphql-ws message failed'));

@@ -76,7 +76,9 @@ export class Outbox {
     this.pendingChars += data.length;
   }
 
-  private flush(): void {
+  /** Writes what is queued now (the next turn would anyway); before a close frame, so nothing queued is lost. */
+  flush(): void {
+    if (this.pending.length === 0) return;
     const messages = this.pending;
     this.pending = [];
     this.pendingChars = 0;

@@ -61,7 +61,7 @@ export function createGatewayYoga(config: Config, deps: YogaDeps) {
     // (text/plain, a form), i.e. exactly what a cross-site form or GET can send.
     useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf'] }),
     useOperationTelemetry(deps.logger, deps.metrics) as Plugin,
-    useSharedSubscriptionExecution(),
+    useSharedSubscriptionExecution(deps.logger),
   ];
   if (!config.introspection) plugins.push(useDisableIntrospection());
   return createYoga<ServerContext, GatewayContext>({

@@ -1,7 +1,8 @@
 // Subscription events are executed once per (change, document, operation, variables) and the result is shared: a change
 // seen by a thousand subscribers of the same query costs one execution, not a thousand.
-import { createSourceEventStream, execute, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
-import type { Plugin } from 'graphql-yoga';
+import { createSourceEventStream, execute, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLError } from 'graphql';
+import { maskError, type Plugin } from 'graphql-yoga';
+import type { Logger } from '../logger.js';
 import { Interner } from '../interning.js';
 import type { RecordChange } from './pubsub.js';
 
@@ -74,6 +75,7 @@ class SharedResults implements AsyncIterableIterator<ExecutionResult> {
   constructor(
     private readonly source: AsyncIterableIterator<unknown>,
     private readonly args: ExecutionArgs,
+    private readonly mask: Mask,
   ) {
     ({ key: this.shape, variables: this.variables } = shapeOf(args));
     this.sendPayload = (args.contextValue as { sendPayload?: PayloadSender } | undefined)?.sendPayload;
@@ -86,7 +88,8 @@ class SharedResults implements AsyncIterableIterator<ExecutionResult> {
       if (step.done || this.stopped) return { done: true, value: undefined };
       const executed = executeEvent(this.args, this.shape, step.value);
       const result = executed instanceof Promise ? await executed : executed;
-      if (!this.sendPayload || result.errors || !this.sendPayload(jsonOf(result))) return { done: false, value: result };
+      if (result.errors) return { done: false, value: this.mask(result) };
+      if (!this.sendPayload || !this.sendPayload(jsonOf(result))) return { done: false, value: result };
     }
   }
 
@@ -107,16 +110,32 @@ class SharedResults implements AsyncIterableIterator<ExecutionResult> {
   }
 }
 
-async function sharedSubscribe(args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
+type Mask = (result: ExecutionResult) => ExecutionResult;
+
+async function sharedSubscribe(args: ExecutionArgs, mask: Mask): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
   const source = await createSourceEventStream(args);
-  if (!(Symbol.asyncIterator in source)) return source;
-  return new SharedResults(source as AsyncIterableIterator<unknown>, args);
+  if (!(Symbol.asyncIterator in source)) return mask(source);
+  return new SharedResults(source as AsyncIterableIterator<unknown>, args, mask);
 }
 
-export function useSharedSubscriptionExecution(): Plugin {
+/**
+ * Subscriptions run through SharedResults. The plugin stops the later onSubscribe hooks, which are Yoga's error masking
+ * only: it would wrap every subscription's iterator in two more (a few KB each, and a step per event). Results are
+ * masked here instead, the same way: errors a resolver did not mean to show become "Unexpected error.".
+ */
+export function useSharedSubscriptionExecution(logger: Logger): Plugin {
+  const mask: Mask = (result) => {
+    if (!result.errors) return result;
+    const errors = result.errors.map((error) => {
+      const masked = maskError(error, 'Unexpected error.') as GraphQLError;
+      if (masked !== error) logger.error({ err: error.originalError ?? error }, 'unexpected error in a subscription');
+      return masked;
+    });
+    return { ...result, errors };
+  };
   return {
-    onSubscribe({ setSubscribeFn }) {
-      setSubscribeFn(sharedSubscribe as never);
+    onSubscribe({ args, setResultAndStopExecution }) {
+      setResultAndStopExecution(sharedSubscribe(args, mask) as never);
     },
   };
 }
