@@ -34,7 +34,11 @@ export function callerFrom(headers: HeaderSource): Caller {
   return { token: privateToken || null, header: 'private-token', requestId, stats };
 }
 
-export function createContext(client: GitLabClient, config: Config, live: Watcher, caller: Caller, metrics?: Metrics): GatewayContext {
-  const onBatch = (model: ModelInfo, size: number) => metrics?.batchSize.observe({ model: model.enumName }, size);
+/** Reports DataLoader batch sizes; made once per gateway rather than once per operation. */
+export function batchObserver(metrics?: Metrics): (model: ModelInfo, size: number) => void {
+  return (model, size) => metrics?.batchSize.observe({ model: model.enumName }, size);
+}
+
+export function createContext(client: GitLabClient, config: Config, live: Watcher, caller: Caller, onBatch: (model: ModelInfo, size: number) => void): GatewayContext {
   return { caller, client, config, live, loaders: new RecordLoaders(client, caller, onBatch, config.dataloaderBatching) };
 }

@@ -6,7 +6,7 @@ import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspect
 import { GraphQLError, type ValidationContext } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import type { Config } from './config.js';
-import { callerFrom, connectionParamsHeaders, createContext, type GatewayContext } from './context.js';
+import { batchObserver, callerFrom, connectionParamsHeaders, createContext, type GatewayContext } from './context.js';
 import type { GitLabClient } from './gitlab/client.js';
 import { renderLocalGraphiQL } from './graphiql.js';
 import type { Watcher } from './live/watcher.js';
@@ -46,6 +46,7 @@ const armorRejection = {
 
 export function createGatewayYoga(config: Config, deps: YogaDeps) {
   const { limits } = config;
+  const onBatch = batchObserver(deps.metrics);
   const plugins: Plugin[] = [
     EnvelopArmorPlugin({
       maxDepth: { n: limits.depth, ...armorRejection },
@@ -89,7 +90,7 @@ export function createGatewayYoga(config: Config, deps: YogaDeps) {
     },
     plugins,
     context: ({ request, connectionParams }) =>
-      createContext(deps.client, config, deps.live, callerFrom(connectionParams ? connectionParamsHeaders(connectionParams) : request.headers), deps.metrics),
+      createContext(deps.client, config, deps.live, callerFrom(connectionParams ? connectionParamsHeaders(connectionParams) : request.headers), onBatch),
   });
 }
 

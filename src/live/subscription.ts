@@ -19,7 +19,7 @@ export type LiveEvent = { change: RecordChange; model: ModelInfo } | { revoked: 
  * even while waiting for the next change (a generator would only see `return()` at its next `yield`).
  */
 export class RecordStream implements AsyncIterableIterator<LiveEvent> {
-  private readonly buffer: LiveEvent[] = [];
+  private buffer: LiveEvent[] = [];
   private waiting: ((result: IteratorResult<LiveEvent>) => void) | null = null;
   private ended = false;
   private started = false;
@@ -64,7 +64,9 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
       }
       for (const record of records) this.offer(this.watcher.firstEventOf(this.model, record));
       this.started = true;
-      for (const change of this.early.splice(0)) this.offer(change);
+      const early = this.early;
+      this.early = [];
+      for (const change of early) this.offer(change);
       return this;
     } catch (error) {
       await this.return();
@@ -108,6 +110,8 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
       return new Promise((resolve) => setImmediate(() => resolve(this.next())));
     }
     const event = this.buffer.shift();
+    // A drained array keeps the room it grew to (100 first states): thousands of idle subscribers would keep it all.
+    if (event && this.buffer.length === 0) this.buffer = [];
     if (event) return Promise.resolve({ value: event, done: false });
     this.servedSinceYield = 0;
     if (this.ended) return Promise.resolve({ value: undefined, done: true });
