@@ -9,6 +9,8 @@ import type { ModelInfo } from '../models.js';
 import type { RecordChange } from './pubsub.js';
 import type { Watch, Watcher } from './watcher.js';
 
+/** A drained buffer that never held more than this keeps its array; a bigger one is let go. */
+const SMALL_BUFFER = 16;
 /** Events a stream hands over in a row before it lets the event loop turn. */
 const YIELD_EVERY = 16;
 
@@ -20,6 +22,7 @@ export type LiveEvent = { change: RecordChange; model: ModelInfo } | { revoked: 
  */
 export class RecordStream implements AsyncIterableIterator<LiveEvent> {
   private buffer: LiveEvent[] = [];
+  private bufferGrewTo = 0;
   private waiting: ((result: IteratorResult<LiveEvent>) => void) | null = null;
   private ended = false;
   private started = false;
@@ -94,6 +97,7 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
       resolve({ value: event, done: false });
     } else {
       this.buffer.push(event);
+      this.bufferGrewTo = Math.max(this.bufferGrewTo, this.buffer.length);
     }
   }
 
@@ -111,7 +115,10 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
     }
     const event = this.buffer.shift();
     // A drained array keeps the room it grew to (100 first states): thousands of idle subscribers would keep it all.
-    if (event && this.buffer.length === 0) this.buffer = [];
+    if (event && this.buffer.length === 0 && this.bufferGrewTo > SMALL_BUFFER) {
+      this.buffer = [];
+      this.bufferGrewTo = 0;
+    }
     if (event) return Promise.resolve({ value: event, done: false });
     this.servedSinceYield = 0;
     if (this.ended) return Promise.resolve({ value: undefined, done: true });
