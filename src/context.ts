@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from './config.js';
 import type { Caller, GitLabClient } from './gitlab/client.js';
 import { RecordLoaders } from './gitlab/loaders.js';
+import type { PayloadSender } from './live/shared-execution.js';
 import type { Watcher } from './live/watcher.js';
 import type { Metrics } from './metrics.js';
 import type { ModelInfo } from './models.js';
@@ -14,6 +15,8 @@ export interface GatewayContext {
   config: Config;
   /** The process-wide watcher behind subscriptions; mutations tell it what they learn. */
   live: Watcher;
+  /** graphql-ws operations only: sends a subscription result already in JSON (see shared-execution.ts). */
+  sendPayload?: PayloadSender;
 }
 
 type HeaderSource = { get(name: string): string | null };

@@ -9,7 +9,7 @@ import type { Config } from './config.js';
 import { Interner } from './interning.js';
 import type { PayloadSender } from './live/shared-execution.js';
 import { Outbox } from './ws-outbox.js';
-import { callerFrom, connectionParamsHeaders } from './context.js';
+import { callerFrom, connectionParamsHeaders, type GatewayContext } from './context.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { GatewayYoga } from './yoga.js';
@@ -38,20 +38,18 @@ function payloadSender(outbox: Outbox, id: string): PayloadSender {
   return (json) => outbox.trySend(`${prefix}${json}}`);
 }
 
-type Extra = { request: IncomingMessage; socket: WebSocket };
+/** What graphql-ws keeps per connection for these hooks: the upgrade request, the socket, its outbox, its operations. */
+type Extra = { request: IncomingMessage; socket: WebSocket; outbox: Outbox; operations: Set<string> };
 
 export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metrics, logger: Logger) {
-  const subscriptionsOf = new WeakMap<WebSocket, Set<string>>();
   const sharedVariables = new Interner<Record<string, unknown>>();
-  const outboxOf = new WeakMap<WebSocket, Outbox>();
   const protocol = makeServer<Record<string, unknown>, Extra>({
     execute: (args) => (args.rootValue as Executor).execute(args) as never,
     subscribe: (args) => (args.rootValue as Executor).subscribe(args) as never,
     // No token, no connection: closed with 4403 before anything reaches GitLab.
     onConnect: (ctx) => callerFrom(connectionParamsHeaders(ctx.connectionParams)).token !== null,
     onSubscribe: async (ctx, id, payload) => {
-      const active = subscriptionsOf.get(ctx.extra.socket) ?? new Set<string>();
-      subscriptionsOf.set(ctx.extra.socket, active);
+      const active = ctx.extra.operations;
       if (active.size >= config.live.maxSubscriptionsPerConnection) {
         return [new GraphQLError(`At most ${config.live.maxSubscriptionsPerConnection} subscriptions per connection.`, { extensions: { code: 'BAD_USER_INPUT' } })];
       }
@@ -87,18 +85,18 @@ export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metr
       if (document.loc?.source.body === payload.query) (payload as { query: string }).query = document.loc.source.body;
       active.add(id);
       const contextValue = await contextFactory();
-      const sendPayload = payloadSender(outboxOf.get(ctx.extra.socket)!, id);
+      const sendPayload = payloadSender(ctx.extra.outbox, id);
       return {
         schema,
         operationName: payload.operationName,
         document,
         variableValues: payload.variables,
-        contextValue: Object.assign(contextValue, { sendPayload }),
+        contextValue: Object.assign(contextValue, { sendPayload } satisfies Partial<GatewayContext>),
         rootValue: { execute, subscribe },
       };
     },
     onComplete: (ctx, id) => {
-      subscriptionsOf.get(ctx.extra.socket)?.delete(id);
+      ctx.extra.operations.delete(id);
     },
   });
 
@@ -106,7 +104,6 @@ export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metr
   return function accept(socket: WebSocket, request: IncomingMessage, raw: Duplex): void {
     metrics.sockets.inc();
     const outbox = new Outbox(socket, raw, () => metrics.slowReaderWaits.inc());
-    outboxOf.set(socket, outbox);
     const fail = (error: unknown, what: string) => {
       logger.error({ err: error }, `${what}; closing the WebSocket`);
       socket.close(CloseCode.InternalServerError, 'Internal server error');
@@ -135,7 +132,7 @@ export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metr
             handle(String(data)).catch((error: unknown) => fail(error, 'graphql-ws message failed'));
           }),
       },
-      { socket, request },
+      { socket, request, outbox, operations: new Set() },
     );
     socket.once('close', (code, reason) => {
       metrics.sockets.dec();

@@ -2,6 +2,7 @@
 // seen by a thousand subscribers of the same query costs one execution, not a thousand.
 import { createSourceEventStream, execute, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLError } from 'graphql';
 import { maskError, type Plugin } from 'graphql-yoga';
+import type { GatewayContext } from '../context.js';
 import type { Logger } from '../logger.js';
 import { Interner } from '../interning.js';
 import type { RecordChange } from './pubsub.js';
@@ -13,6 +14,8 @@ let nextDocumentId = 0;
 /** Equal variables get one number, held as long as a subscription with them lives: shape keys stay a few bytes. */
 const variableSets = new Interner<{ id: number }>();
 let nextVariablesId = 0;
+const variableSetOf = new WeakMap<object, { id: number }>();
+const NO_VARIABLES = {};
 
 /**
  * What decides a subscription's result besides the event: the document (Yoga's parse cache hands out one object per
@@ -21,8 +24,14 @@ let nextVariablesId = 0;
 function shapeOf(args: ExecutionArgs): { key: string; variables: { id: number } } {
   let documentId = documentIds.get(args.document);
   if (documentId === undefined) documentIds.set(args.document, (documentId = nextDocumentId++));
-  const text = JSON.stringify(args.variableValues ?? {});
-  const variables = variableSets.get(text) ?? variableSets.keep(text, { id: nextVariablesId++ });
+  const values = args.variableValues ?? NO_VARIABLES;
+  // Variables shared by many subscriptions (graphql-ws interns them) are put in words once, not once per subscriber.
+  let variables = variableSetOf.get(values);
+  if (!variables) {
+    const text = JSON.stringify(values);
+    variables = variableSets.get(text) ?? variableSets.keep(text, { id: nextVariablesId++ });
+    variableSetOf.set(values, variables);
+  }
   return { key: `${documentId}:${variables.id}:${args.operationName ?? ''}`, variables };
 }
 
@@ -78,7 +87,7 @@ class SharedResults implements AsyncIterableIterator<ExecutionResult> {
     private readonly mask: Mask,
   ) {
     ({ key: this.shape, variables: this.variables } = shapeOf(args));
-    this.sendPayload = (args.contextValue as { sendPayload?: PayloadSender } | undefined)?.sendPayload;
+    this.sendPayload = (args.contextValue as GatewayContext | undefined)?.sendPayload;
   }
 
   async next(): Promise<IteratorResult<ExecutionResult>> {
