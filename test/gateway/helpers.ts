@@ -3,12 +3,12 @@
 import { expect } from 'vitest';
 import { MODELS_BY_ENUM, pathName, type Dialect, type RecordJson } from '../../src/models.js';
 import type { RequestLogEntry, StandInOverrides } from '../../src/stand-in/index.js';
-import { ADMIN, startHarness, type GraphQLResponse, type Harness } from '../support/gateway.js';
+import { ADMIN, API, standInRest, startHarness, type GraphQLResponse, type Harness, type RestAnswer } from '../support/gateway.js';
 
 export const DIALECTS: readonly Dialect[] = ['plural', 'singular'];
 /** Gateway env for the tests: its per-operation logs would only bury vitest's output. */
 export const QUIET = { LOG_LEVEL: 'silent' };
-export const API = '/api/v4/admin/data_management/';
+export { API };
 
 /** The stand-in's record JSON: GitLab's record entity. */
 export type RestRecord = RecordJson;
@@ -36,16 +36,8 @@ export async function startFor(dialect: Dialect, options: StandInOverrides = {},
 }
 
 /** Calls the stand-in's REST API directly (not through the gateway), with the admin token unless told. */
-export async function rest(h: Harness, path: string, token: string = ADMIN): Promise<{ status: number; headers: Headers; text: string; json: unknown }> {
-  const res = await fetch(`${h.standIn.url}${API}${path}`, { headers: { 'private-token': token } });
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, text, json };
+export function rest(h: Harness, path: string, token: string = ADMIN): Promise<RestAnswer> {
+  return standInRest(h, 'GET', path, token);
 }
 
 /** Every record of a model, read page by page from the stand-in's REST API; the ground truth. */

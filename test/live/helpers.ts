@@ -6,9 +6,9 @@ import { createClient as createWsClient, type Client as WsClient } from 'graphql
 import { Agent, fetch as undiciFetch } from 'undici';
 import WebSocket from 'ws';
 import type { StandInOverrides } from '../../src/stand-in/index.js';
-import { ADMIN, startHarness, type Harness } from '../support/gateway.js';
+import { ADMIN, API, standInRest, startHarness, type Harness } from '../support/gateway.js';
 
-export const API = '/api/v4/admin/data_management/';
+export { API };
 
 /** A harness whose gateway logs nothing (the tests read what they need from the clients and the stand-in). */
 export function startLive(standIn: StandInOverrides, env: Record<string, string>): Promise<Harness> {
@@ -280,17 +280,10 @@ export interface RestRecord {
   };
 }
 
-/** Calls the stand-in's REST API directly, past the gateway. */
+/** Calls the stand-in's REST API directly, past the gateway; `body` is the text when it is not JSON. */
 export async function rest(h: Harness, method: 'GET' | 'PUT', path: string, token = ADMIN): Promise<{ status: number; body: unknown }> {
-  const res = await fetch(`${h.standIn.url}${API}${path}`, { method, headers: { 'private-token': token } });
-  const text = await res.text();
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = text;
-  }
-  return { status: res.status, body };
+  const { status, json, text } = await standInRest(h, method, path, token);
+  return { status, body: json === undefined ? text : json };
 }
 
 /** Records of a model in one state, read directly from the stand-in (first page of 100). */

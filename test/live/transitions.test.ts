@@ -39,6 +39,15 @@ async function idsIn(h: Harness, state: State, first: number): Promise<string[]>
   return ids;
 }
 
+/** `count` records that verify and one that fails, with how the stand-in holds each of them now. */
+async function pickRecords(h: Harness, count: number): Promise<{ all: string[]; succeeded: string[]; failed: string; before: Map<string, RestRecord> }> {
+  const succeeded = await idsIn(h, 'SUCCEEDED', count);
+  const [failed] = await idsIn(h, 'FAILED', 1);
+  const all = [...succeeded, failed];
+  const before = new Map(await Promise.all(all.map(async (id) => [id, await restRecord(h, 'projects', id)] as const)));
+  return { all, succeeded, failed, before };
+}
+
 /** The checksum information a subscriber should see for a stand-in record, in `state`. */
 function infoOf(record: RestRecord, state: State) {
   const c = record.checksum_information;
@@ -75,10 +84,7 @@ describe('bulk recalculation, verification driven step by step', () => {
   });
 
   it.each(TRANSPORTS)('over %s, each record goes PENDING -> STARTED -> SUCCEEDED (or FAILED), every state delivered in order', async (transport) => {
-    const succeeded = await idsIn(h, 'SUCCEEDED', 3);
-    const [failed] = await idsIn(h, 'FAILED', 1);
-    const all = [...succeeded, failed];
-    const before = new Map(await Promise.all(all.map(async (id) => [id, await restRecord(h, 'projects', id)] as const)));
+    const { all, succeeded, failed, before } = await pickRecords(h, 3);
     expect(before.get(failed)!.checksum_information.checksum_failure).toMatch(FAILURE);
 
     const conn = connect(h, transport);
@@ -166,10 +172,7 @@ describe('bulk recalculation, background verification running on its own', () =>
   });
 
   it.each(TRANSPORTS)('over %s, every record ends in its final state, with a consistent chain of previous states', async (transport) => {
-    const succeeded = await idsIn(h, 'SUCCEEDED', 4);
-    const [failed] = await idsIn(h, 'FAILED', 1);
-    const all = [...succeeded, failed];
-    const before = new Map(await Promise.all(all.map(async (id) => [id, await restRecord(h, 'projects', id)] as const)));
+    const { all, succeeded, failed, before } = await pickRecords(h, 4);
 
     const conn = connect(h, transport);
     try {

@@ -9,6 +9,30 @@ export const ADMIN = 'glpat-standin-admin';
 export const USER = 'glpat-standin-user';
 export const READ_ONLY = 'glpat-standin-read-api';
 
+/** Where GitLab's Data management API lives, on the stand-in as on GitLab. */
+export const API = '/api/v4/admin/data_management/';
+
+export interface RestAnswer {
+  status: number;
+  headers: Headers;
+  text: string;
+  /** The body parsed, or undefined when it is not JSON. */
+  json: unknown;
+}
+
+/** Calls the stand-in's REST API directly, past the gateway, with the admin token unless told. */
+export async function standInRest(h: Pick<Harness, 'standIn'>, method: 'GET' | 'PUT', path: string, token: string = ADMIN): Promise<RestAnswer> {
+  const res = await fetch(`${h.standIn.url}${API}${path}`, { method, headers: { 'private-token': token } });
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, text, json };
+}
+
 export interface GraphQLResponse<T> {
   status: number;
   data?: T | null;
