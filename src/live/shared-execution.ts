@@ -1,14 +1,13 @@
-// Subscription events are executed once per (change, document, operation, variables) and the result is shared: a change
-// seen by a thousand subscribers of the same query costs one execution, not a thousand.
+// Subscription events are executed once per (change or batch, document, operation, variables) and the result is shared:
+// a change seen by a thousand subscribers of the same query costs one execution, not a thousand.
 import { createSourceEventStream, execute, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLError } from 'graphql';
 import { maskError, type Plugin } from 'graphql-yoga';
 import type { GatewayContext } from '../context.js';
 import type { Logger } from '../logger.js';
 import { Interner } from '../interning.js';
-import type { RecordChange } from './pubsub.js';
 
-/** Results by the shared change they came from; gone with the change once no subscriber still holds it. */
-const resultsByChange = new WeakMap<RecordChange, Map<string, ExecutionResult>>();
+/** Results by the shared change or batch they came from; gone with it once no subscriber still holds it. */
+const resultsBySource = new WeakMap<object, Map<string, ExecutionResult>>();
 const documentIds = new WeakMap<DocumentNode, number>();
 let nextDocumentId = 0;
 /** Equal variables get one number, held as long as a subscription with them lives: shape keys stay a few bytes. */
@@ -35,20 +34,24 @@ function shapeOf(args: ExecutionArgs): { key: string; variables: { id: number } 
   return { key: `${documentId}:${variables.id}:${args.operationName ?? ''}`, variables };
 }
 
-function sharedChangeOf(event: unknown): RecordChange | null {
-  return typeof event === 'object' && event !== null && 'change' in event ? (event as { change: RecordChange }).change : null;
+/** What an event shares with other subscribers' events (see LiveEvent): its change or its batch. */
+function sharedSourceOf(event: unknown): object | null {
+  if (typeof event !== 'object' || event === null) return null;
+  if ('change' in event) return event.change as object;
+  if ('batch' in event) return event.batch as object;
+  return null;
 }
 
 function executeEvent(args: ExecutionArgs, shape: string, event: unknown): ExecutionResult | Promise<ExecutionResult> {
-  const change = sharedChangeOf(event);
-  if (!change) return execute({ ...args, rootValue: event });
-  let results = resultsByChange.get(change);
+  const source = sharedSourceOf(event);
+  if (!source) return execute({ ...args, rootValue: event });
+  let results = resultsBySource.get(source);
   const cached = results?.get(shape);
   if (cached) return cached;
   const result = execute({ ...args, rootValue: event });
   // Only a finished result is shared; these resolvers are synchronous, so that is every one of them.
   if (!(result instanceof Promise)) {
-    if (!results) resultsByChange.set(change, (results = new Map()));
+    if (!results) resultsBySource.set(source, (results = new Map()));
     results.set(shape, result);
   }
   return result;

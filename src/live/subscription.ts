@@ -1,4 +1,5 @@
-// One subscriber's stream: the current state of each watched record first, then every change, until it ends.
+// One subscriber's stream: the current state of each watched record first, then every change, until it ends; either one
+// event per record change, or one event per observation carrying all of its changes (a batch).
 import type { GraphQLError } from 'graphql';
 import type { GatewayContext } from '../context.js';
 import { gatewayError, missingToken } from '../errors.js';
@@ -6,7 +7,7 @@ import type { Caller, RecordJson } from '../gitlab/client.js';
 import { recordKey } from '../gitlab/loaders.js';
 import { Interner } from '../interning.js';
 import type { ModelInfo } from '../models.js';
-import type { RecordChange } from './pubsub.js';
+import type { ChangeBatch, RecordChange } from './pubsub.js';
 import type { Watch, Watcher } from './watcher.js';
 
 /** A drained buffer that never held more than this keeps its array; a bigger one is let go. */
@@ -14,7 +15,31 @@ const SMALL_BUFFER = 16;
 /** Events a stream hands over in a row before it lets the event loop turn. */
 const YIELD_EVERY = 16;
 
-export type LiveEvent = { change: RecordChange; model: ModelInfo } | { revoked: GraphQLError };
+/** The watched records' changes of one observation, or (first) their current states. */
+export interface RecordBatch {
+  readonly changes: readonly RecordChange[];
+}
+
+export type ChangeEvent = { change: RecordChange; model: ModelInfo };
+export type BatchEvent = { batch: RecordBatch; model: ModelInfo };
+export type LiveEvent = ChangeEvent | BatchEvent | { revoked: GraphQLError };
+
+/** How a stream hands out changes: one event per record change, or one per observation. */
+export type Delivery = 'each' | 'batch';
+
+/** A model's batch cut down to one watch set's records, made once for every subscriber of that set (null: none of them). */
+const batchesOfSet = new WeakMap<ChangeBatch, Map<WatchSet, RecordBatch | null>>();
+
+function batchFor(batch: ChangeBatch, watched: WatchSet): RecordBatch | null {
+  let bySet = batchesOfSet.get(batch);
+  if (!bySet) batchesOfSet.set(batch, (bySet = new Map()));
+  let mine = bySet.get(watched);
+  if (mine === undefined) {
+    const changes = batch.changes.filter((change) => watched.places.has(change.key));
+    bySet.set(watched, (mine = changes.length > 0 ? { changes } : null));
+  }
+  return mine;
+}
 
 /**
  * A hand-written async iterator rather than an async generator: unsubscribing must stop the watch at once,
@@ -26,7 +51,7 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
   private waiting: ((result: IteratorResult<LiveEvent>) => void) | null = null;
   private ended = false;
   private started = false;
-  private early: RecordChange[] = [];
+  private early: ChangeBatch[] = [];
   /** What this subscriber last saw of each record (by its place in the watch set), so it never gets the same state twice in a row. */
   private readonly lastSent: Array<string | undefined>;
   private stopWatching: (() => void) | null = null;
@@ -36,6 +61,7 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
     private readonly watcher: Watcher,
     private readonly model: ModelInfo,
     private readonly watched: WatchSet,
+    private readonly delivery: Delivery,
   ) {
     this.lastSent = new Array<string | undefined>(watched.keys.size);
   }
@@ -46,7 +72,7 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
       caller,
       model: this.model,
       keys: this.watched.keys,
-      deliver: (change) => (this.started ? this.offer(change) : this.early.push(change)),
+      deliver: (batch) => (this.started ? this.offerBatch(batch) : this.early.push(batch)),
       revoke: (error) => this.revoke(error),
       end: () => void this.return(),
     };
@@ -65,11 +91,11 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
         }
         this.watcher.tokens.markVerified(token);
       }
-      for (const record of records) this.offer(this.watcher.firstEventOf(this.model, record));
+      this.offerFirst(records.map((record) => this.watcher.firstEventOf(this.model, record)));
       this.started = true;
       const early = this.early;
       this.early = [];
-      for (const change of early) this.offer(change);
+      for (const batch of early) this.offerBatch(batch);
       return this;
     } catch (error) {
       await this.return();
@@ -77,11 +103,49 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
     }
   }
 
+  /** The current states: in a batch stream one batch, shared by every subscriber of the set who gets the same states. */
+  private offerFirst(changes: RecordChange[]): void {
+    if (this.delivery === 'each') {
+      for (const change of changes) this.offer(change);
+      return;
+    }
+    const last = this.watched.firstBatch;
+    const same = last !== undefined && last.changes.length === changes.length && changes.every((change, i) => last.changes[i] === change);
+    const batch = same ? last : (this.watched.firstBatch = { changes });
+    this.offerShared(batch);
+  }
+
+  private offerBatch(batch: ChangeBatch): void {
+    if (this.delivery === 'each') {
+      for (const change of batch.changes) this.offer(change);
+      return;
+    }
+    const mine = batchFor(batch, this.watched);
+    if (mine) this.offerShared(mine);
+  }
+
   private offer(change: RecordChange): void {
-    const place = this.watched.places.get(change.key);
-    if (place === undefined || this.lastSent[place] === change.signature) return;
-    this.lastSent[place] = change.signature;
+    if (!this.unseen(change)) return;
+    this.markSeen(change);
     this.push({ change, model: this.model });
+  }
+
+  /** A shared batch as it is, unless this subscriber already has some of its states: then a batch of its own without them. */
+  private offerShared(batch: RecordBatch): void {
+    const changes = batch.changes.every((change) => this.unseen(change)) ? batch.changes : batch.changes.filter((change) => this.unseen(change));
+    if (changes.length === 0) return;
+    for (const change of changes) this.markSeen(change);
+    this.push({ batch: changes === batch.changes ? batch : { changes }, model: this.model });
+  }
+
+  /** Whether this is a watched record in a state this subscriber was not last sent. */
+  private unseen(change: RecordChange): boolean {
+    const place = this.watched.places.get(change.key);
+    return place !== undefined && this.lastSent[place] !== change.signature;
+  }
+
+  private markSeen(change: RecordChange): void {
+    this.lastSent[this.watched.places.get(change.key)!] = change.signature;
   }
 
   private revoke(error: GraphQLError): void {
@@ -144,12 +208,15 @@ export interface WatchSet {
   keys: Map<string, string>;
   /** recordKey() -> its place in `keys`. */
   places: Map<string, number>;
+  /** The last first batch handed out, reused while the records' current states are the same objects. */
+  firstBatch?: RecordBatch;
 }
 
 const watchSets = new Interner<WatchSet>();
 
 /** Checks a subscription's arguments and opens its stream. */
-export async function watchRecords(ctx: GatewayContext, model: ModelInfo, identifiers: readonly string[], maxIdentifiers: number): Promise<RecordStream> {
+export async function watchRecords(ctx: GatewayContext, model: ModelInfo, identifiers: readonly string[], delivery: Delivery): Promise<RecordStream> {
+  const { maxIdentifiers } = ctx.config.live;
   if (!ctx.caller.token) throw missingToken();
   if (identifiers.length === 0) throw gatewayError('BAD_USER_INPUT', 'identifiers must name at least one record.');
   if (identifiers.length > maxIdentifiers) throw gatewayError('BAD_USER_INPUT', `A subscription watches at most ${maxIdentifiers} records, got ${identifiers.length}.`);
@@ -161,5 +228,5 @@ export async function watchRecords(ctx: GatewayContext, model: ModelInfo, identi
   }
   const setKey = `${model.enumName}\0${[...keys.values()].join('\0')}`;
   const watched = watchSets.get(setKey) ?? watchSets.keep(setKey, { keys, places: new Map([...keys.keys()].map((key, place) => [key, place])) });
-  return new RecordStream(ctx.live, model, watched).start(ctx.caller);
+  return new RecordStream(ctx.live, model, watched, delivery).start(ctx.caller);
 }

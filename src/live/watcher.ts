@@ -24,7 +24,8 @@ export interface Watch {
   model: ModelInfo;
   /** recordKey() -> the identifier as the subscriber spelt it. */
   keys: Map<string, string>;
-  deliver(change: RecordChange): void;
+  /** Every batch of the model's changes: the watch picks out its own records. */
+  deliver(batch: ChangeBatch): void;
   revoke(error: GraphQLError): void;
   /** The gateway is shutting down: complete the subscription. */
   end(): void;
@@ -223,11 +224,8 @@ export class Watcher {
     if (!poll) {
       poll = new ModelPoll(model);
       const created = poll;
-      // Each watch gets only its own records out of a model's batches.
       poll.unsubscribeBus = this.bus.subscribe(model.enumName, (batch) => {
-        for (const watch of created.watches) {
-          for (const change of batch.changes) if (watch.keys.has(change.key)) watch.deliver(change);
-        }
+        for (const watch of created.watches) watch.deliver(batch);
       });
       this.polls.set(model, poll);
     }

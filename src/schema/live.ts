@@ -1,9 +1,7 @@
-// The subscription: checksum state changes of the watched records, as they happen.
-import { watchRecords, type LiveEvent } from '../live/subscription.js';
+// The subscriptions: checksum state changes of the watched records as they happen, one by one or one batch per observation.
+import { watchRecords, type BatchEvent, type ChangeEvent, type LiveEvent } from '../live/subscription.js';
 import { builder } from './builder.js';
 import { ChecksumState, ModelName, ModelRecord, modelOf } from './model-record.js';
-
-type ChangeEvent = Extract<LiveEvent, { change: unknown }>;
 
 const ChecksumStateChange = builder.objectRef<ChangeEvent>('ChecksumStateChange').implement({
   description: 'A record whose checksum information changed (or, first, its current state).',
@@ -15,22 +13,46 @@ const ChecksumStateChange = builder.objectRef<ChangeEvent>('ChecksumStateChange'
   }),
 });
 
-builder.subscriptionType({
+const ChecksumStateChangeBatch = builder.objectRef<BatchEvent>('ChecksumStateChangeBatch').implement({
+  description: 'The changes of the watched records that one observation found (or, first, the current state of every one).',
   fields: (t) => ({
-    checksumStateChanged: t.field({
-      type: ChecksumStateChange,
-      description:
-        'The current state of each watched record first (previousState null), then one event per observed change of its checksum information. The last state a record reaches is always delivered.',
-      args: {
-        model: t.arg({ type: ModelName, required: true }),
-        identifiers: t.arg.idList({ required: true }),
-      },
-      subscribe: (_, args, ctx) => watchRecords(ctx, modelOf(args.model), args.identifiers.map(String), ctx.config.live.maxIdentifiers),
-      resolve: (event: LiveEvent) => {
-        // A token GitLab stopped accepting ends the subscription with this error.
-        if ('revoked' in event) throw event.revoked;
-        return event;
-      },
+    changes: t.field({
+      type: [ChecksumStateChange],
+      description: 'In the order of the observation; at most one per record.',
+      resolve: ({ model, batch }) => batch.changes.map((change) => ({ model, change })),
     }),
   }),
+});
+
+/** A stream's event as its field's type; a token GitLab stopped accepting ends the subscription with this error. */
+function eventOf<E extends ChangeEvent | BatchEvent>(event: LiveEvent): E {
+  if ('revoked' in event) throw event.revoked;
+  return event as E;
+}
+
+builder.subscriptionType({
+  fields: (t) => {
+    const watchArgs = {
+      model: t.arg({ type: ModelName, required: true }),
+      identifiers: t.arg.idList({ required: true }),
+    };
+    return {
+      checksumStateChanged: t.field({
+        type: ChecksumStateChange,
+        description:
+          'The current state of each watched record first (previousState null), then one event per observed change of its checksum information. The last state a record reaches is always delivered.',
+        args: watchArgs,
+        subscribe: (_, args, ctx) => watchRecords(ctx, modelOf(args.model), args.identifiers.map(String), 'each'),
+        resolve: (event: LiveEvent) => eventOf<ChangeEvent>(event),
+      }),
+      checksumStateChangeBatches: t.field({
+        type: ChecksumStateChangeBatch,
+        description:
+          'The same changes as checksumStateChanged, one event per observation instead of one per record: first one batch with the current state of every watched record, then a batch whenever an observation finds any of them changed. Fewer, larger messages for clients that watch many records.',
+        args: watchArgs,
+        subscribe: (_, args, ctx) => watchRecords(ctx, modelOf(args.model), args.identifiers.map(String), 'batch'),
+        resolve: (event: LiveEvent) => eventOf<BatchEvent>(event),
+      }),
+    };
+  },
 });

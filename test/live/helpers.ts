@@ -58,6 +58,25 @@ export const WATCH_SMALL = /* GraphQL */ `
 export const FAILURE = /^Error during verification: File is not checksummable - file does not exist at: \/var\/opt\/gitlab\/gitlab-rails\/shared\/projects\/[0-9a-f]{2}\/[0-9a-f]{2}\/[0-9a-f]{60}$/;
 export const TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
+/** The batch subscription, with the same selection of each change as WATCH. */
+export const WATCH_BATCHES = /* GraphQL */ `
+  subscription WatchBatches($model: ModelName!, $identifiers: [ID!]!) {
+    checksumStateChangeBatches(model: $model, identifiers: $identifiers) {
+      changes {
+        record {
+          id
+          recordIdentifier
+          model
+          checksumInformation { checksum checksumState checksumFailure checksumRetryCount lastChecksum }
+        }
+        previousState
+        state
+        observedAt
+      }
+    }
+  }
+`;
+
 /** What both clients offer: graphql-ws's and graphql-sse's `subscribe` have the same shape. */
 interface Subscribable {
   subscribe(payload: { query: string; variables?: Record<string, unknown> }, sink: {
@@ -78,6 +97,8 @@ export class Subscriber {
   readonly received: Received[] = [];
   private readonly waiters = new Set<() => void>();
   private readonly data: Change[] = [];
+  /** Of a batch subscription: the changes of each event, in order (each change is also a data item). */
+  readonly batches: Change[][] = [];
   private readonly byRecord = new Map<string, Change[]>();
   private readonly dispose: () => void;
 
@@ -87,7 +108,10 @@ export class Subscriber {
       {
         next: (result) => {
           if (result.errors) this.add({ kind: 'errors', errors: result.errors, at: Date.now() });
-          if (result.data) this.add({ kind: 'data', change: result.data.checksumStateChanged as Change, at: Date.now() });
+          const batch = result.data?.checksumStateChangeBatches as { changes: Change[] } | undefined;
+          if (batch) this.batches.push(batch.changes);
+          const changes = batch ? batch.changes : result.data ? [result.data.checksumStateChanged as Change] : [];
+          for (const change of changes) this.add({ kind: 'data', change, at: Date.now() });
         },
         error: (error) => this.add({ kind: 'error', error, at: Date.now() }),
         complete: () => this.add({ kind: 'complete', at: Date.now() }),
