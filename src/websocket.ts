@@ -35,7 +35,8 @@ type Executor = { execute: (args: ExecutionArgs) => unknown; subscribe: (args: E
  */
 function payloadSender(outbox: Outbox, id: string): PayloadSender {
   const prefix = Buffer.from(`{"id":${JSON.stringify(id)},"type":"next","payload":`).toString();
-  return (json) => outbox.trySend(`${prefix}${json}}`);
+  const prefixBytes = Buffer.byteLength(prefix);
+  return (payload) => outbox.send({ prefix, prefixBytes, payload });
 }
 
 /** What graphql-ws keeps per connection for these hooks: the upgrade request, the socket, its outbox, its operations. */

@@ -26,8 +26,21 @@ function writeTextFrameHeader(buffer: Buffer, offset: number, length: number): n
 
 const headerSize = (length: number) => (length < 126 ? 2 : length < 0x10000 ? 4 : 10);
 
+/** A message made of a subscription's own prefix, a payload in UTF-8 shared by every subscriber of it, and "}". */
+export interface PayloadMessage {
+  prefix: string;
+  prefixBytes: number;
+  payload: Buffer;
+}
+
+const CLOSING_BRACE = 0x7d;
+/** Payloads from this size are written by reference; below it, a copy costs less than a chunk of its own. */
+const BY_REFERENCE_BYTES = 2048;
+
+const byteLengthOf = (message: string | PayloadMessage) => (typeof message === 'string' ? Buffer.byteLength(message) : message.prefixBytes + message.payload.length + 1);
+
 export class Outbox {
-  private pending: string[] = [];
+  private pending: Array<string | PayloadMessage> = [];
   /** Characters waiting in `pending`: close enough to bytes to judge backpressure by. */
   private pendingChars = 0;
   private readonly drainWaiters: Array<() => void> = [];
@@ -46,7 +59,7 @@ export class Outbox {
   }
 
   /** Sends a message; the promise waits while the client is HIGH_WATER_BYTES behind. */
-  send(data: string): Promise<void> {
+  send(data: string | PayloadMessage): Promise<void> {
     if (this.socket.readyState !== WebSocket.OPEN) return Promise.resolve();
     this.queue(data);
     if (this.backlog() < HIGH_WATER_BYTES) return Promise.resolve();
@@ -54,26 +67,19 @@ export class Outbox {
     return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
-  /** Sends a message unless the client is HIGH_WATER_BYTES behind; false then, and nothing is sent. */
-  trySend(data: string): boolean {
-    if (this.backlog() >= HIGH_WATER_BYTES) return false;
-    this.queue(data);
-    return true;
-  }
-
   private backlog(): number {
     return this.raw.writableLength + this.pendingChars;
   }
 
-  private queue(data: string): void {
+  private queue(data: string | PayloadMessage): void {
     if (this.socket.readyState !== WebSocket.OPEN) return;
     if (this.socket.extensions) {
-      this.socket.send(data);
+      this.socket.send(typeof data === 'string' ? data : Buffer.concat([Buffer.from(data.prefix), data.payload, Buffer.of(CLOSING_BRACE)]), { binary: false });
       return;
     }
     if (this.pending.length === 0) setImmediate(() => this.flush());
     this.pending.push(data);
-    this.pendingChars += data.length;
+    this.pendingChars += typeof data === 'string' ? data.length : data.prefix.length + data.payload.length + 1;
   }
 
   /** Writes what is queued now (the next turn would anyway); before a close frame, so nothing queued is lost. */
@@ -84,16 +90,44 @@ export class Outbox {
     this.pendingChars = 0;
     // A close frame may have gone out meanwhile: nothing may follow it.
     if (this.socket.readyState !== WebSocket.OPEN) return;
-    const lengths = messages.map((message) => Buffer.byteLength(message));
-    let total = 0;
-    for (const length of lengths) total += headerSize(length) + length;
-    const buffer = Buffer.allocUnsafe(total);
+    const lengths = messages.map(byteLengthOf);
+    // Large shared payloads are handed to the kernel as they are (one writev), not copied: a poll can owe ten
+    // thousand subscribers the same 10 KB. Everything else is copied into one buffer, cut around them.
+    let inlineBytes = 0;
+    for (let i = 0; i < messages.length; i++) {
+      const message = messages[i];
+      inlineBytes += headerSize(lengths[i]) + (typeof message !== 'string' && message.payload.length >= BY_REFERENCE_BYTES ? lengths[i] - message.payload.length : lengths[i]);
+    }
+    const buffer = Buffer.allocUnsafe(inlineBytes);
+    const chunks: Buffer[] = [];
+    let start = 0;
     let offset = 0;
     for (let i = 0; i < messages.length; i++) {
       offset = writeTextFrameHeader(buffer, offset, lengths[i]);
-      offset += buffer.write(messages[i], offset, 'utf8');
+      const message = messages[i];
+      if (typeof message === 'string') {
+        offset += buffer.write(message, offset, 'utf8');
+        continue;
+      }
+      // The shared payload is never joined to the prefix as a string, which would be made flat and encoded again
+      // for every subscriber.
+      offset += buffer.write(message.prefix, offset, 'utf8');
+      if (message.payload.length >= BY_REFERENCE_BYTES) {
+        chunks.push(buffer.subarray(start, offset), message.payload);
+        start = offset;
+      } else {
+        offset += message.payload.copy(buffer, offset);
+      }
+      buffer[offset++] = CLOSING_BRACE;
     }
-    this.raw.write(buffer);
+    if (offset > start) chunks.push(buffer.subarray(start, offset));
+    if (chunks.length === 1) {
+      this.raw.write(chunks[0]);
+    } else {
+      this.raw.cork();
+      for (const chunk of chunks) this.raw.write(chunk);
+      this.raw.uncork();
+    }
     this.releaseWaitersIfBelowHighWater();
   }
 

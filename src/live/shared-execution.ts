@@ -57,25 +57,25 @@ function executeEvent(args: ExecutionArgs, shape: string, event: unknown): Execu
   return result;
 }
 
-/** Shared results put in JSON once, for transports that can send a payload as it is (see PayloadSender). */
-const jsonOfResult = new WeakMap<ExecutionResult, string>();
+/** Shared results put in JSON and UTF-8 once, for transports that can send a payload as it is (see PayloadSender). */
+const bytesOfResult = new WeakMap<ExecutionResult, Buffer>();
 
-function jsonOf(result: ExecutionResult): string {
-  let json = jsonOfResult.get(result);
-  if (json === undefined) jsonOfResult.set(result, (json = JSON.stringify(result)));
-  return json;
+function bytesOf(result: ExecutionResult): Buffer {
+  let bytes = bytesOfResult.get(result);
+  if (bytes === undefined) bytesOfResult.set(result, (bytes = Buffer.from(JSON.stringify(result))));
+  return bytes;
 }
 
 /**
- * Set on the context by a transport that can send a `next` payload already in JSON (graphql-ws, see websocket.ts);
- * false means the socket is backed up and the result must take the ordinary, waiting path.
+ * Set on the context by a transport that can send a `next` payload already in JSON, as UTF-8 bytes (graphql-ws, see
+ * websocket.ts). The promise waits while the client is far behind, as the transport's own sends do.
  */
-export type PayloadSender = (payloadJson: string) => boolean;
+export type PayloadSender = (payloadJson: Buffer) => Promise<void>;
 
 /**
  * Maps each source event to its (shared) result, passing return() through so unsubscribing stops the source at once.
- * With a PayloadSender, error-free results go straight to the socket as shared JSON, and only the rest (errors, a
- * backed-up socket, the end) travel the per-operation chain of envelop and the transport.
+ * With a PayloadSender, error-free results go straight to the socket as shared bytes, and only the rest (errors, the
+ * end) travel the per-operation chain of envelop and the transport, which would put each in JSON again.
  */
 class SharedResults implements AsyncIterableIterator<ExecutionResult> {
   private readonly shape: string;
@@ -101,7 +101,8 @@ class SharedResults implements AsyncIterableIterator<ExecutionResult> {
       const executed = executeEvent(this.args, this.shape, step.value);
       const result = executed instanceof Promise ? await executed : executed;
       if (result.errors) return { done: false, value: this.mask(result) };
-      if (!this.sendPayload || !this.sendPayload(jsonOf(result))) return { done: false, value: result };
+      if (!this.sendPayload) return { done: false, value: result };
+      await this.sendPayload(bytesOf(result));
     }
   }
 

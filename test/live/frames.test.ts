@@ -2,7 +2,7 @@
 // up to 64 KB, above) reach a graphql-ws client whole, and equal to what HTTP answers.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Harness } from '../support/gateway.js';
-import { startLive, wsConnection, type WsConnection } from './helpers.js';
+import { startLive, WATCH_BATCHES, wsConnection, type WsConnection } from './helpers.js';
 
 let h: Harness;
 let conn: WsConnection;
@@ -44,4 +44,27 @@ it.each([
   expect(frameBytes).toBeGreaterThanOrEqual(min);
   expect(frameBytes).toBeLessThanOrEqual(max);
   expect(await overWs(query)).toEqual(expected);
+});
+
+it('large shared payloads, written by reference between small messages, arrive whole and in order', async () => {
+  const page = await h.request<{ modelRecords: { nodes: { recordIdentifier: string; checksumInformation: { checksumState: string } | null }[] } }>(
+    '{ modelRecords(model: PROJECT, first: 100) { nodes { recordIdentifier checksumInformation { checksumState } } } }',
+  );
+  const nodes = page.data!.modelRecords.nodes;
+  const ids = nodes.map((n) => n.recordIdentifier);
+  // Three batches of 100 records (tens of KB each) and small per-record events, owed in the same turn on one socket.
+  const big = [0, 1, 2].map(() => conn.subscribe({ model: 'PROJECT', identifiers: ids }, WATCH_BATCHES));
+  const small = [0, 1].map((i) => conn.subscribe({ model: 'PROJECT', identifiers: ids.slice(i * 3, i * 3 + 3) }));
+  await Promise.all([...big.map((s) => s.initial(ids)), ...small.map((s, i) => s.initial(ids.slice(i * 3, i * 3 + 3)))]);
+  expect(Buffer.byteLength(JSON.stringify(big[0].batches[0]))).toBeGreaterThan(20_000);
+  for (const sub of big) {
+    expect(sub.batches).toHaveLength(1);
+    expect(sub.batches[0].map((c) => [c.record.recordIdentifier, c.state])).toEqual(nodes.map((n) => [n.recordIdentifier, n.checksumInformation?.checksumState ?? 'DISABLED']));
+    expect(sub.batches[0]).toEqual(big[0].batches[0]);
+  }
+  for (const [i, sub] of small.entries()) expect(sub.changes.map((c) => c.record.recordIdentifier)).toEqual(ids.slice(i * 3, i * 3 + 3));
+  for (const sub of [...big, ...small]) {
+    expect(sub.errors).toEqual([]);
+    sub.unsubscribe();
+  }
 });
