@@ -4,7 +4,7 @@ import { parse, print, type OperationDefinitionNode } from 'graphql';
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { RecalculateDocument, RecordsOfTwoModelsDocument, WatchProjectsDocument } from '../generated/operations.js';
+import { RecalculateDocument, RecordsOfTwoModelsDocument, WatchProjectsDocument, WatchProjectsInBatchesDocument } from '../generated/operations.js';
 import { ADMIN, startHarness, type Harness } from '../support/gateway.js';
 
 const root = new URL('../../', import.meta.url);
@@ -25,7 +25,7 @@ describe('README examples', () => {
     const blocks = [...readme.matchAll(/```graphql\n([\s\S]*?)```/g)].map((m) => m[1]).join('\n');
     const inReadme = operationsIn(blocks);
     const inOperations = operationsIn(readFileSync(new URL('test/operations/readme.graphql', root), 'utf8'));
-    expect([...inReadme.keys()].sort()).toEqual(['Recalculate', 'RecordsOfTwoModels', 'WatchProjects']);
+    expect([...inReadme.keys()].sort()).toEqual(['Recalculate', 'RecordsOfTwoModels', 'WatchProjects', 'WatchProjectsInBatches']);
     expect(inReadme).toEqual(inOperations);
   });
 
@@ -71,6 +71,30 @@ describe('README examples', () => {
       });
       expect(first.map((e) => e.record.recordIdentifier).sort()).toEqual(['1', '2', '3']);
       expect(first.every((e) => e.previousState === null)).toBe(true);
+    } finally {
+      await client.dispose();
+    }
+  });
+
+  it('WatchProjectsInBatches over graphql-ws: one first event with the current state of all three records', async () => {
+    const client = createClient({ url: h.gateway.url.replace('http', 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { Authorization: `Bearer ${ADMIN}` } });
+    try {
+      const first = await new Promise<{ record: { recordIdentifier: string }; previousState: unknown; observedAt: string }[]>((resolve, reject) => {
+        const stop = client.subscribe(
+          { query: print(WatchProjectsInBatchesDocument) },
+          {
+            next: (result) => {
+              if (result.errors) return reject(new Error(JSON.stringify(result.errors)));
+              stop();
+              resolve((result.data as { checksumStateChangeBatches: { changes: [] } }).checksumStateChangeBatches.changes);
+            },
+            error: reject,
+            complete: () => undefined,
+          },
+        );
+      });
+      expect(first.map((e) => e.record.recordIdentifier)).toEqual(['1', '2', '3']);
+      expect(first.every((e) => e.previousState === null && !Number.isNaN(Date.parse(e.observedAt)))).toBe(true);
     } finally {
       await client.dispose();
     }
