@@ -18,11 +18,13 @@ const SCENARIOS: Record<string, (options: RunOptions) => Promise<ScenarioResult>
   scale: runScale,
 };
 
-const USAGE = `Usage: npm run bench -- [--only ${Object.keys(SCENARIOS).join(',')}] [--quick] [--subscribers 1,100,1000,10000] [--out FILE]
+const USAGE = `Usage: npm run bench -- [--only ${Object.keys(SCENARIOS).join(',')}] [--quick] [--subscribers 1,100,1000,10000] [--delivery each,batch] [--out FILE]
 
   --only          comma-separated scenarios to run (default: all, in this order)
   --quick         shorter durations, fewer repetitions, fan-out up to 1,000 subscribers (for development)
   --subscribers   fan-out: subscriber counts to run (default 1,100,1000,10000; quick 1,100,1000)
+  --delivery      fan-out: which subscription, each (checksumStateChanged, a message per record change), batch
+                  (checksumStateChangeBatches, a message per observation), or both (default each,batch)
   --out           where the JSON goes (default bench/results/latest.json)
 `;
 
@@ -30,7 +32,7 @@ function parse() {
   let values;
   try {
     ({ values } = parseArgs({
-      options: { only: { type: 'string' }, quick: { type: 'boolean', default: false }, subscribers: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', default: false } },
+      options: { only: { type: 'string' }, quick: { type: 'boolean', default: false }, subscribers: { type: 'string' }, delivery: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', default: false } },
       strict: true,
     }));
   } catch (error) {
@@ -55,7 +57,12 @@ function parse() {
       process.exit(2);
     }
   }
-  return { only, quick: values.quick, subscribers, out: values.out ?? fileURLToPath(new URL('./results/latest.json', import.meta.url)) };
+  const deliveries = (values.delivery ?? 'each,batch').split(',').map((s) => s.trim());
+  if (deliveries.length === 0 || deliveries.some((d) => d !== 'each' && d !== 'batch')) {
+    process.stderr.write(`--delivery must be each, batch or each,batch\n`);
+    process.exit(2);
+  }
+  return { only, quick: values.quick, subscribers, deliveries: deliveries as Array<'each' | 'batch'>, out: values.out ?? fileURLToPath(new URL('./results/latest.json', import.meta.url)) };
 }
 
 function formatValue(f: Figure): string {
@@ -81,7 +88,7 @@ export function printTable(figures: Figure[]): void {
 }
 
 async function main(): Promise<void> {
-  const { only, quick, subscribers, out } = parse();
+  const { only, quick, subscribers, deliveries, out } = parse();
   const started = new Date();
   const loadBefore = loadavg()[0];
   const log = (line: string) => console.log(line);
@@ -92,7 +99,7 @@ async function main(): Promise<void> {
     log(`\n== ${name} ==`);
     const began = performance.now();
     try {
-      results.push(await SCENARIOS[name]({ quick, subscribers, log }));
+      results.push(await SCENARIOS[name]({ quick, subscribers, deliveries, log }));
     } catch (error) {
       const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
       failures.push({ scenario: name, error: message });

@@ -22,6 +22,8 @@ export interface RunOptions {
   quick: boolean;
   /** Fan-out: how many subscribers, in the order run. */
   subscribers?: number[];
+  /** Fan-out: which subscriptions, in the order run (see bench/lib/subscribers.ts). */
+  deliveries?: Array<'each' | 'batch'>;
   log: (line: string) => void;
 }
 

@@ -1,13 +1,15 @@
 // Scenario 3: live fan-out. N graphql-ws subscribers (in a load process of their own) watch the same 100 records while
 // a bulk recalculation runs on a stand-in with fast verification: upstream list calls per poll cycle, delivery latency
 // from the poll cycle that saw a change (the event's observedAt) to each subscriber, and gateway RSS per subscriber.
+// Each level runs twice: subscribers of checksumStateChanged (a message per record change) and of its batches (a
+// message per observation).
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { figure, type Figure, type RunOptions, type ScenarioResult } from '../lib/figures.js';
 import { connectInspector, heapUsedAfterGc, inspectorUrlOf, type Inspector } from '../lib/inspector.js';
 import { median, round, sleep } from '../lib/load.js';
 import { ADMIN_TOKEN, metricValue, procCpuSeconds, REPO_ROOT, startGatewayProcess, startStandalone, type GatewayProcess } from '../lib/processes.js';
-import type { ParentMessage, ReadyMessage, ReportMessage } from '../lib/subscribers.js';
+import type { Delivery, ParentMessage, ReadyMessage, ReportMessage } from '../lib/subscribers.js';
 import type { LoggedRequest } from '../../test/support/standalone.js';
 
 export const FANOUT_TARGETS = { listCallsPerCycle: 1, p99Ms: 100, bytesPerSubscriber: 10 * 1024 } as const;
@@ -15,10 +17,12 @@ const RECORDS = 100;
 const FAST_POLL_MS = 250;
 /** RSS per subscriber is judged only where the subscribers' share dwarfs the noise of a process's RSS. */
 const RSS_JUDGED_FROM = 1000;
+const WARM_UP_SUBSCRIBERS = 200;
 const SUBSCRIBER_SCRIPT = fileURLToPath(new URL('../lib/subscribers.ts', import.meta.url));
 
 interface Level {
   subscribers: number;
+  delivery: Delivery;
   sockets: number;
   subscribeMs: number;
   complete: number;
@@ -46,6 +50,8 @@ interface Level {
   otherListCalls: number;
   listCallsPerCycle: number | null;
   changes: number;
+  /** `next` messages the changes came in. */
+  messages: number;
   settledSubscribers: number;
   latency: ReportMessage['latency'];
   windowMs: number;
@@ -117,7 +123,7 @@ async function rssSamples(gateway: GatewayProcess, count: number, everyMs: numbe
   return median(values);
 }
 
-async function runLevel(n: number, quick: boolean, log: (line: string) => void): Promise<Level> {
+async function runLevel(n: number, delivery: Delivery, quick: boolean, log: (line: string) => void): Promise<Level> {
   const sockets = Math.min(n, 20);
   const perSocket = Math.ceil(n / sockets);
   const standIn = await startStandalone(['--records', '200', '--fail-rate', '0', '--verify-interval-ms', '250', '--verify-batch-size', '25', '--verify-duration-ms', '100']);
@@ -142,6 +148,16 @@ async function runLevel(n: number, quick: boolean, log: (line: string) => void):
     };
     // Warm up (dialect learnt, code compiled) and let the seeded pending records settle (verification every 250 ms).
     for (let i = 0; i < 20; i++) await graphql(`{ modelRecord(model: PROJECT, recordIdentifier: "${ids[i]}") { id checksumInformation { checksumState } } }`);
+    // A round of subscribers that come and go before the baselines: what the first subscriptions cost once (compiled
+    // code, grown heap spaces and pools) is the gateway's, not the measured subscribers'.
+    const warmUp = new LoadProcess();
+    try {
+      await warmUp.ask<ReadyMessage>({ type: 'start', url: gw.url.replace(/^http/, 'ws'), token: ADMIN_TOKEN, identifiers: ids, delivery, subscribers: WARM_UP_SUBSCRIBERS, sockets: 4, timeoutMs: 30_000 }, 60_000);
+    } finally {
+      await warmUp.stop();
+    }
+    const deadline = Date.now() + 10_000;
+    while ((await liveCounts(gw.origin)).subscriptions > 0 && Date.now() < deadline) await sleep(100);
     await sleep(1_500);
     inspector = await connectInspector(inspectorUrlOf(gw.output().stderr));
     const heapBaseline = await heapUsedAfterGc(inspector);
@@ -149,11 +165,11 @@ async function runLevel(n: number, quick: boolean, log: (line: string) => void):
 
     const beforeSubscribe = (await standIn.requests(Number.MAX_SAFE_INTEGER)).lastSeq;
     const subscribeTimeoutMs = quick ? 60_000 : Math.max(60_000, n * 20);
-    const ready = await load.ask<ReadyMessage>({ type: 'start', url: gw.url.replace(/^http/, 'ws'), token: ADMIN_TOKEN, identifiers: ids, subscribers: n, sockets, timeoutMs: subscribeTimeoutMs }, subscribeTimeoutMs + 30_000);
+    const ready = await load.ask<ReadyMessage>({ type: 'start', url: gw.url.replace(/^http/, 'ws'), token: ADMIN_TOKEN, identifiers: ids, delivery, subscribers: n, sockets, timeoutMs: subscribeTimeoutMs }, subscribeTimeoutMs + 30_000);
     await sleep(1_000);
     const rssBeforeGc = await rssSamples(gw, 5, 200);
     const subscribeListCalls = (await standIn.requests(beforeSubscribe)).requests.filter(isListCall).length;
-    log(`  ${n} subscribers on ${sockets} sockets: ${ready.complete} got the state of all ${RECORDS} records in ${ready.ms} ms (upstream list calls meanwhile: ${subscribeListCalls})${ready.timedOut ? ' (TIMED OUT)' : ''}${ready.errors.length ? `; errors: ${ready.errors.slice(0, 3).join(' | ')}` : ''}`);
+    log(`  ${n} subscribers (${DELIVERY_NAMES[delivery]}) on ${sockets} sockets: ${ready.complete} got the state of all ${RECORDS} records in ${ready.ms} ms (upstream list calls meanwhile: ${subscribeListCalls})${ready.timedOut ? ' (TIMED OUT)' : ''}${ready.errors.length ? `; errors: ${ready.errors.slice(0, 3).join(' | ')}` : ''}`);
     const heapSubscribed = await heapUsedAfterGc(inspector);
     // Read like the baseline, after a forced GC: otherwise the garbage of the subscribe burst counts as subscribers' memory.
     const rssSubscribed = await rssSamples(gw, 5, 200);
@@ -199,6 +215,7 @@ async function runLevel(n: number, quick: boolean, log: (line: string) => void):
     const otherListCalls = upstream.filter(isListCall).length - listCalls;
     const level: Level = {
       subscribers: n,
+      delivery,
       sockets,
       subscribeMs: ready.ms,
       complete: ready.complete,
@@ -220,6 +237,7 @@ async function runLevel(n: number, quick: boolean, log: (line: string) => void):
       otherListCalls,
       listCallsPerCycle: cycles > 0 ? listCalls / cycles : null,
       changes: report!.changes,
+      messages: report!.messages,
       settledSubscribers: report!.settledSubscribers,
       latency: report!.latency,
       windowMs,
@@ -231,7 +249,7 @@ async function runLevel(n: number, quick: boolean, log: (line: string) => void):
     };
     log(
       `  ${n}: ${cycles} poll cycles, ${listCalls} poll list calls (+${otherListCalls} other list calls); longest event-loop stall ${level.eventLoopLagMaxMs} ms; ` +
-        `alive at the end: ${atEnd.subscriptions} subscriptions on ${atEnd.sockets} sockets; ${level.changes} change events (${(level.changes / n / RECORDS).toFixed(2)} per record and subscriber), ` +
+        `alive at the end: ${atEnd.subscriptions} subscriptions on ${atEnd.sockets} sockets; ${level.changes} change events in ${level.messages} messages (${(level.changes / n / RECORDS).toFixed(2)} per record and subscriber), ` +
         `${level.settledSubscribers}/${n} saw every record settle; latency p50 ${level.latency.p50Ms} ms p99 ${level.latency.p99Ms} ms max ${level.latency.maxMs} ms; ` +
         `RSS ${(rssBaseline / 2 ** 20).toFixed(1)} -> ${(rssSubscribed / 2 ** 20).toFixed(1)} MB (peak ${(rssPeak / 2 ** 20).toFixed(1)} MB), ` +
         `heap after GC ${(heapBaseline / 2 ** 20).toFixed(1)} -> ${(heapSubscribed / 2 ** 20).toFixed(1)} MB; window ${windowMs} ms${drained ? '' : ' (HARD LIMIT REACHED)'}`,
@@ -245,33 +263,40 @@ async function runLevel(n: number, quick: boolean, log: (line: string) => void):
   }
 }
 
+const DELIVERY_NAMES: Record<Delivery, string> = { each: 'per record', batch: 'batches' };
+const tagOf = (n: number, delivery: Delivery) => `${n.toLocaleString('en')} subs, ${DELIVERY_NAMES[delivery]}`;
+
 export async function runFanout(options: RunOptions): Promise<ScenarioResult> {
   const S = 'fanout';
   const counts = options.subscribers ?? (options.quick ? [1, 100, 1000] : [1, 100, 1000, 10_000]);
+  const deliveries = options.deliveries ?? ['each', 'batch'];
   const levels: Level[] = [];
   const figures: Figure[] = [];
-  const failed: Array<{ subscribers: number; error: string }> = [];
+  const failed: Array<{ subscribers: number; delivery: Delivery; error: string }> = [];
   for (const n of counts) {
-    try {
-      levels.push(await runLevel(n, options.quick, options.log));
-    } catch (error) {
-      // A level too heavy for the machine is reported, and the others still run.
-      failed.push({ subscribers: n, error: String(error instanceof Error ? error.message : error) });
-      options.log(`  ${n} subscribers failed: ${error instanceof Error ? error.message : error}`);
-      figures.push(figure(S, `${n} subs: run`, null, '', 'completes', false, String(error instanceof Error ? error.message : error).slice(0, 80)));
+    for (const delivery of deliveries) {
+      try {
+        levels.push(await runLevel(n, delivery, options.quick, options.log));
+      } catch (error) {
+        // A level too heavy for the machine is reported, and the others still run.
+        const message = String(error instanceof Error ? error.message : error);
+        failed.push({ subscribers: n, delivery, error: message });
+        options.log(`  ${tagOf(n, delivery)} failed: ${message}`);
+        figures.push(figure(S, `${tagOf(n, delivery)}: run`, null, '', 'completes', false, message.slice(0, 80)));
+      }
     }
   }
   const perCycle = levels.map((l) => l.listCallsPerCycle).filter((v): v is number => v !== null);
   const constant = perCycle.length > 1 && perCycle.every((v) => v === perCycle[0]);
   for (const l of levels) {
-    const tag = `${l.subscribers.toLocaleString('en')} subs`;
+    const tag = tagOf(l.subscribers, l.delivery);
     const lost = l.liveAtEnd.subscriptions < l.subscribers ? `; only ${l.liveAtEnd.subscriptions} subscriptions alive at the end` : '';
     const incomplete = !l.drained || l.subscribeTimedOut ? `incomplete: ${l.complete}/${l.subscribers} subscribed, ${l.settledSubscribers}/${l.subscribers} saw all settle${lost}` : '';
     const partialMemory = l.liveAtMeasure.subscriptions < l.subscribers ? ` (only ${l.liveAtMeasure.subscriptions} alive)` : '';
     figures.push(
       figure(S, `${tag}: upstream poll calls per poll cycle`, l.listCallsPerCycle === null ? null : round(l.listCallsPerCycle, 2), 'calls', `== ${FANOUT_TARGETS.listCallsPerCycle}`, l.listCallsPerCycle === FANOUT_TARGETS.listCallsPerCycle, `${l.listCalls} calls / ${l.cycles} cycles${l.otherListCalls ? `, +${l.otherListCalls} token re-checks` : ''}`),
       figure(S, `${tag}: upstream list calls to subscribe`, l.subscribeListCalls, 'calls', '', null, `${l.subscribers} subscribers arriving together`),
-      figure(S, `${tag}: delivery latency p50`, l.latency.p50Ms, 'ms', '', null, `${l.changes.toLocaleString('en')} change events`),
+      figure(S, `${tag}: delivery latency p50`, l.latency.p50Ms, 'ms', '', null, `${l.changes.toLocaleString('en')} change events in ${l.messages.toLocaleString('en')} messages`),
       figure(S, `${tag}: delivery latency p99`, l.latency.p99Ms, 'ms', `<= ${FANOUT_TARGETS.p99Ms}`, Number.isNaN(l.latency.p99Ms) ? null : l.latency.p99Ms <= FANOUT_TARGETS.p99Ms && l.drained, incomplete || `max ${l.latency.maxMs} ms`),
       figure(S, `${tag}: longest event-loop stall in the window`, l.eventLoopLagMaxMs, 'ms'),
       figure(S, `${tag}: gateway CPU per change event delivered`, l.gatewayCpuUsPerEvent === null ? null : round(l.gatewayCpuUsPerEvent, 1), 'us', '', null, 'the whole window: polls, the mutation, delivery'),
