@@ -93,17 +93,29 @@ class SharedResults implements AsyncIterableIterator<ExecutionResult> {
     this.sendPayload = (args.contextValue as GatewayContext | undefined)?.sendPayload;
   }
 
-  async next(): Promise<IteratorResult<ExecutionResult>> {
-    for (;;) {
-      const step = await this.source.next();
+  /**
+   * Promise callbacks, not an async loop: a suspended async function keeps the event and result of its last turn in
+   * its registers, so each waiting subscriber would hold on to the last batch it was sent, and its results.
+   */
+  next(): Promise<IteratorResult<ExecutionResult>> {
+    return new Promise((resolve, reject) => this.pull(resolve, reject));
+  }
+
+  private pull(resolve: (step: IteratorResult<ExecutionResult>) => void, reject: (error: unknown) => void): void {
+    this.source.next().then((step) => {
       // Nothing more after return(): the client may already be reusing this operation id.
-      if (step.done || this.stopped) return { done: true, value: undefined };
+      if (step.done || this.stopped) return resolve({ done: true, value: undefined });
       const executed = executeEvent(this.args, this.shape, step.value);
-      const result = executed instanceof Promise ? await executed : executed;
-      if (result.errors) return { done: false, value: this.mask(result) };
-      if (!this.sendPayload) return { done: false, value: result };
-      await this.sendPayload(bytesOf(result));
-    }
+      if (executed instanceof Promise) executed.then((result) => this.hand(result, resolve, reject), reject);
+      else this.hand(executed, resolve, reject);
+    }, reject);
+  }
+
+  /** Sends an error-free result itself and pulls the next event; anything else goes to the transport. */
+  private hand(result: ExecutionResult, resolve: (step: IteratorResult<ExecutionResult>) => void, reject: (error: unknown) => void): void {
+    if (result.errors) return resolve({ done: false, value: this.mask(result) });
+    if (!this.sendPayload) return resolve({ done: false, value: result });
+    this.sendPayload(bytesOf(result)).then(() => this.pull(resolve, reject), reject);
   }
 
   async return(): Promise<IteratorResult<ExecutionResult>> {

@@ -47,7 +47,7 @@ it.each([
 });
 
 it('large shared payloads, written by reference between small messages, arrive whole and in order', async () => {
-  const page = await h.request<{ modelRecords: { nodes: { recordIdentifier: string; checksumInformation: { checksumState: string } | null }[] } }>(
+  const page = await h.request<{ modelRecords: { nodes: { recordIdentifier: string; checksumInformation: { checksumState: string } | null }[] } }, undefined>(
     '{ modelRecords(model: PROJECT, first: 100) { nodes { recordIdentifier checksumInformation { checksumState } } } }',
   );
   const nodes = page.data!.modelRecords.nodes;
