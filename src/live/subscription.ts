@@ -27,16 +27,26 @@ export type LiveEvent = ChangeEvent | BatchEvent | { revoked: GraphQLError };
 /** How a stream hands out changes: one event per record change, or one per observation. */
 export type Delivery = 'each' | 'batch';
 
-/** A model's batch cut down to one watch set's records, made once for every subscriber of that set (null: none of them). */
-const batchesOfSet = new WeakMap<ChangeBatch, Map<WatchSet, RecordBatch | null>>();
+/** A batch made for one watch set, with the place of each change's record in it: its subscribers look nothing up. */
+interface SetBatch extends RecordBatch {
+  readonly places: readonly number[];
+}
 
-function batchFor(batch: ChangeBatch, watched: WatchSet): RecordBatch | null {
+function setBatchOf(changes: readonly RecordChange[], watched: WatchSet): SetBatch {
+  const mine = changes.filter((change) => watched.places.has(change.key));
+  return { changes: mine, places: mine.map((change) => watched.places.get(change.key)!) };
+}
+
+/** A model's batch cut down to one watch set's records, made once for every subscriber of that set (null: none of them). */
+const batchesOfSet = new WeakMap<ChangeBatch, Map<WatchSet, SetBatch | null>>();
+
+function batchFor(batch: ChangeBatch, watched: WatchSet): SetBatch | null {
   let bySet = batchesOfSet.get(batch);
   if (!bySet) batchesOfSet.set(batch, (bySet = new Map()));
   let mine = bySet.get(watched);
   if (mine === undefined) {
-    const changes = batch.changes.filter((change) => watched.places.has(change.key));
-    bySet.set(watched, (mine = changes.length > 0 ? { changes } : null));
+    const ofSet = setBatchOf(batch.changes, watched);
+    bySet.set(watched, (mine = ofSet.changes.length > 0 ? ofSet : null));
   }
   return mine;
 }
@@ -111,7 +121,7 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
     }
     const last = this.watched.firstBatch;
     const same = last !== undefined && last.changes.length === changes.length && changes.every((change, i) => last.changes[i] === change);
-    const batch = same ? last : (this.watched.firstBatch = { changes });
+    const batch = same ? last : (this.watched.firstBatch = setBatchOf(changes, this.watched));
     this.offerShared(batch);
   }
 
@@ -125,27 +135,22 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
   }
 
   private offer(change: RecordChange): void {
-    if (!this.unseen(change)) return;
-    this.markSeen(change);
+    const place = this.watched.places.get(change.key);
+    if (place === undefined || this.lastSent[place] === change.signature) return;
+    this.lastSent[place] = change.signature;
     this.push({ change, model: this.model });
   }
 
   /** A shared batch as it is, unless this subscriber already has some of its states: then a batch of its own without them. */
-  private offerShared(batch: RecordBatch): void {
-    const changes = batch.changes.every((change) => this.unseen(change)) ? batch.changes : batch.changes.filter((change) => this.unseen(change));
-    if (changes.length === 0) return;
-    for (const change of changes) this.markSeen(change);
-    this.push({ batch: changes === batch.changes ? batch : { changes }, model: this.model });
-  }
-
-  /** Whether this is a watched record in a state this subscriber was not last sent. */
-  private unseen(change: RecordChange): boolean {
-    const place = this.watched.places.get(change.key);
-    return place !== undefined && this.lastSent[place] !== change.signature;
-  }
-
-  private markSeen(change: RecordChange): void {
-    this.lastSent[this.watched.places.get(change.key)!] = change.signature;
+  private offerShared(batch: SetBatch): void {
+    const { changes, places } = batch;
+    const lastSent = this.lastSent;
+    let fresh = 0;
+    for (let i = 0; i < changes.length; i++) if (lastSent[places[i]] !== changes[i].signature) fresh++;
+    if (fresh === 0) return;
+    const mine: RecordBatch = fresh === changes.length ? batch : { changes: changes.filter((change, i) => lastSent[places[i]] !== change.signature) };
+    for (let i = 0; i < changes.length; i++) lastSent[places[i]] = changes[i].signature;
+    this.push({ batch: mine, model: this.model });
   }
 
   private revoke(error: GraphQLError): void {
@@ -209,7 +214,7 @@ export interface WatchSet {
   /** recordKey() -> its place in `keys`. */
   places: Map<string, number>;
   /** The last first batch handed out, reused while the records' current states are the same objects. */
-  firstBatch?: RecordBatch;
+  firstBatch?: SetBatch;
 }
 
 const watchSets = new Interner<WatchSet>();
