@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
-import { CloseCode, makeServer } from 'graphql-ws';
+import { CloseCode, makeServer, MessageType, validateMessage, type SubscribePayload } from 'graphql-ws';
 import { WebSocket } from 'ws';
 import type { Config } from './config.js';
 import { Interner } from './interning.js';
@@ -39,8 +39,30 @@ function payloadSender(outbox: Outbox, id: string): PayloadSender {
   return (payload) => outbox.send({ prefix, prefixBytes, payload });
 }
 
-/** What graphql-ws keeps per connection for these hooks: the upgrade request, the socket, its outbox, its operations. */
-type Extra = { request: IncomingMessage; socket: WebSocket; outbox: Outbox; operations: Set<string> };
+/**
+ * What graphql-ws keeps per connection for these hooks: the upgrade request, the socket, its outbox, its operations,
+ * and the payloads of subscribe messages on their way to onSubscribe (see compactSubscribe).
+ */
+type Extra = { request: IncomingMessage; socket: WebSocket; outbox: Outbox; operations: Set<string>; payloads: Map<string, SubscribePayload> };
+
+/**
+ * graphql-ws holds the text of a subscribe message for as long as the operation lives (its handler waits on the
+ * results with the text in scope): for a subscription to 100 records, most of what the subscription costs. It gets a
+ * short message of the same id instead, and onSubscribe takes the payload parsed here. Anything graphql-ws would refuse
+ * reaches it as it came, to be refused as usual.
+ */
+function compactSubscribe(text: string, payloads: Map<string, SubscribePayload>): string {
+  if (!text.includes('"subscribe"')) return text;
+  let message;
+  try {
+    message = validateMessage(JSON.parse(text));
+  } catch {
+    return text;
+  }
+  if (message.type !== MessageType.Subscribe) return text;
+  payloads.set(message.id, message.payload);
+  return JSON.stringify({ id: message.id, type: MessageType.Subscribe, payload: { query: '' } });
+}
 
 export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metrics, logger: Logger) {
   const sharedVariables = new Interner<Record<string, unknown>>();
@@ -49,7 +71,9 @@ export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metr
     subscribe: (args) => (args.rootValue as Executor).subscribe(args) as never,
     // No token, no connection: closed with 4403 before anything reaches GitLab.
     onConnect: (ctx) => callerFrom(connectionParamsHeaders(ctx.connectionParams)).token !== null,
-    onSubscribe: async (ctx, id, payload) => {
+    onSubscribe: async (ctx, id, compact) => {
+      const payload = ctx.extra.payloads.get(id) ?? compact;
+      ctx.extra.payloads.delete(id);
       const active = ctx.extra.operations;
       if (active.size >= config.live.maxSubscriptionsPerConnection) {
         return [new GraphQLError(`At most ${config.live.maxSubscriptionsPerConnection} subscriptions per connection.`, { extensions: { code: 'BAD_USER_INPUT' } })];
@@ -120,6 +144,7 @@ export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metr
       if (pongWait) clearTimeout(pongWait);
       pongWait = null;
     });
+    const payloads = new Map<string, SubscribePayload>();
     const closed = protocol.opened(
       {
         protocol: socket.protocol,
@@ -130,10 +155,10 @@ export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metr
         },
         onMessage: (handle) =>
           socket.on('message', (data) => {
-            handle(String(data)).catch((error: unknown) => fail(error, 'graphql-ws message failed'));
+            handle(compactSubscribe(String(data), payloads)).catch((error: unknown) => fail(error, 'graphql-ws message failed'));
           }),
       },
-      { socket, request, outbox, operations: new Set() },
+      { socket, request, outbox, operations: new Set(), payloads },
     );
     socket.once('close', (code, reason) => {
       metrics.sockets.dec();
