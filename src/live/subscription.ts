@@ -62,8 +62,12 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
   private ended = false;
   private started = false;
   private early: ChangeBatch[] = [];
-  /** What this subscriber last saw of each record (by its place in the watch set), so it never gets the same state twice in a row. */
-  private readonly lastSent: Array<string | undefined>;
+  /**
+   * While starting, what this subscriber was last sent of each record (by its place in the watch set), so a change
+   * that arrives during the first read is not sent again with the current state. Once started, the watcher's changes
+   * are a chain of different states, so nothing needs it: it is let go (it is 8 bytes per watched record).
+   */
+  private lastSent: Array<string | undefined> | null;
   private stopWatching: (() => void) | null = null;
   private servedSinceYield = 0;
 
@@ -106,6 +110,7 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
       const early = this.early;
       this.early = [];
       for (const batch of early) this.offerBatch(batch);
+      this.lastSent = null;
       return this;
     } catch (error) {
       await this.return();
@@ -136,8 +141,11 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
 
   private offer(change: RecordChange): void {
     const place = this.watched.places.get(change.key);
-    if (place === undefined || this.lastSent[place] === change.signature) return;
-    this.lastSent[place] = change.signature;
+    if (place === undefined) return;
+    if (this.lastSent) {
+      if (this.lastSent[place] === change.signature) return;
+      this.lastSent[place] = change.signature;
+    }
     this.push({ change, model: this.model });
   }
 
@@ -145,6 +153,7 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
   private offerShared(batch: SetBatch): void {
     const { changes, places } = batch;
     const lastSent = this.lastSent;
+    if (!lastSent) return this.push({ batch, model: this.model });
     let fresh = 0;
     for (let i = 0; i < changes.length; i++) if (lastSent[places[i]] !== changes[i].signature) fresh++;
     if (fresh === 0) return;
