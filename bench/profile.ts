@@ -32,6 +32,9 @@ export function packageOf(url: string): string {
     const rest = url.slice(nm + '/node_modules/'.length).split('/');
     return rest[0].startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0];
   }
+  // The gateway runs as built (bench/results/dist/); its files are named as in src/.
+  const built = url.indexOf('/bench/results/dist/');
+  if (built >= 0) return `gateway src/${url.slice(built + '/bench/results/dist/'.length)}`;
   const src = url.indexOf('/src/');
   if (src >= 0) return `gateway ${url.slice(src + 1)}`;
   return url.replace(/^file:\/\//, '');

@@ -3,7 +3,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { ADMIN_TOKEN, startStandalone } from '../test/support/standalone.js';
+import { ADMIN_TOKEN, startStandalone } from './lib/processes.js';
 
 const RECORDS = 1_000_000;
 const REQUESTS_PER_KIND = 200;
@@ -29,7 +29,7 @@ export interface StandInScaleFigures {
   at: string;
   node: string;
   records: number;
-  /** Spawn to the "listening" line, tsx's start included. */
+  /** Spawn to the "listening" line, node's start included. */
   startupMs: number;
   /** Seeding and listen, as the stand-in itself reports ("listening on ... after N ms"). */
   seedMs: number | null;

@@ -1,12 +1,34 @@
-// The servers of the benchmarks, each in a process of its own: the gateway (`node --import tsx src/main.ts`) and the
-// stand-in (test/support/standalone.ts). Loopback only.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+// The servers of the benchmarks, each in a process of its own and run as the image runs them: the source compiled with
+// tsconfig.build.json, under plain node. The gateway (main.js) and the stand-in (stand-in/cli.js). Loopback only.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { REPO_ROOT } from '../../test/support/processes.js';
+import { startStandalone as startStandaloneProcess, type StandaloneStandIn } from '../../test/support/standalone.js';
 
 export { REPO_ROOT } from '../../test/support/processes.js';
-export { ADMIN_TOKEN, startStandalone, type StandaloneStandIn } from '../../test/support/standalone.js';
+export { ADMIN_TOKEN, type StandaloneStandIn } from '../../test/support/standalone.js';
+
+const builds = new Map<string, Promise<string>>();
+
+/** Compiles the source of `root` once per run into its bench/results/dist/ (tsx would add its own costs). */
+export function builtSource(root = REPO_ROOT): Promise<string> {
+  let build = builds.get(root);
+  if (!build) {
+    const outDir = join(root, 'bench/results/dist');
+    build = rm(outDir, { recursive: true, force: true })
+      .then(() => promisify(execFile)(process.execPath, [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', outDir]))
+      .then(() => outDir);
+    builds.set(root, build);
+  }
+  return build;
+}
+
+/** The stand-in as built (see builtSource), in a process of its own. */
+export async function startStandalone(flags: string[] = [], options: { timeoutMs?: number } = {}): Promise<StandaloneStandIn> {
+  return startStandaloneProcess(flags, { ...options, compiledCli: join(await builtSource(), 'stand-in/cli.js') });
+}
 
 const READY = /Gateway ready: (http:\/\/\S+\/graphql)/;
 
@@ -29,7 +51,7 @@ export interface GatewayStart {
   env?: Record<string, string>;
   /** Extra node flags, e.g. --cpu-prof. */
   nodeArgs?: string[];
-  /** Directory holding src/main.ts (default: this repository); lets a benchmark run another copy of the source. */
+  /** Directory holding the source (default: this repository); lets a benchmark run another copy of it. */
   root?: string;
   timeoutMs?: number;
 }
@@ -56,7 +78,7 @@ export async function procRssBytes(pid: number): Promise<number | null> {
 }
 
 export async function startGatewayProcess({ gitlabUrl, env = {}, nodeArgs = [], root = REPO_ROOT, timeoutMs = 30_000 }: GatewayStart): Promise<GatewayProcess> {
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(root, 'src/main.ts')], {
+  const child = spawn(process.execPath, [...nodeArgs, join(await builtSource(root), 'main.js')], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
     // NODE_ENV=production as the image runs it: graphql-js checks every instanceof twice otherwise.
