@@ -97,13 +97,24 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
       if (!records) {
         // This read is also the subscriber's own token check.
         const found = await this.watcher.read(caller, this.model, this.watched.keys.values());
-        records = [];
         for (const key of this.watched.keys.keys()) {
           const value = found.get(key);
           if (value instanceof Error) throw value;
-          if (value) records.push(value);
         }
         this.watcher.tokens.markVerified(token);
+        // What the watcher holds now is this read, or newer, and every change published meanwhile is in it: the
+        // current states are the ones all subscribers share, and the changes that came early are already in them.
+        records = this.watcher.snapshot(this.model, this.watched.keys.keys());
+        if (records) {
+          this.early = [];
+        } else {
+          // A record GitLab does not know is never observed: the read's own answer, and the early changes after it.
+          records = [];
+          for (const key of this.watched.keys.keys()) {
+            const value = found.get(key);
+            if (value && !(value instanceof Error)) records.push(value);
+          }
+        }
       }
       this.offerFirst(records.map((record) => this.watcher.firstEventOf(this.model, record)));
       this.started = true;
