@@ -46,6 +46,7 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
   const live = new Watcher(client, new InMemoryChangeBus(), config.live, metrics);
   const yoga = createGatewayYoga(config, { client, live, logger, metrics, demoToken: options.demoToken });
   const readinessToken = config.readinessToken ?? options.demoToken ?? null;
+  let probing: ReturnType<GitLabClient['probe']> | null = null;
   let closing = false;
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
@@ -53,7 +54,9 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
     if (path === '/healthz') return json(res, 200, { status: 'ok' });
     if (path === '/readyz') {
       if (closing) return json(res, 503, { status: 'shutting down' });
-      const probe = await client.probe(readinessToken);
+      // Probes that arrive while one is out share its answer: a burst of them is one call to GitLab.
+      probing ??= client.probe(readinessToken).finally(() => (probing = null));
+      const probe = await probing;
       // Without a token to ask with, an auto dialect is learnt on the first client request.
       const ready = probe.reachable && (probe.dialectKnown || !readinessToken);
       return json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', upstreamReachable: probe.reachable, dialect: probe.dialectKnown ? probe.dialect : 'unknown' });

@@ -45,6 +45,19 @@ describe('/healthz and /readyz', () => {
     ]);
   });
 
+  it('probes that arrive while one is out share its call to GitLab', async () => {
+    // GitLab answers in 300 ms: the 20 probes all arrive while the first one waits.
+    const gw = await started({ standIn: { faults: { latencyMs: 300 } }, env: { GITLAB_API_DIALECT: 'auto', GITLAB_READINESS_TOKEN: ADMIN } });
+    expect(await get(gw.base, '/readyz')).toEqual(READY('plural'));
+    await gw.resetUpstream();
+    const answers = await Promise.all(Array.from({ length: 20 }, () => get(gw.base, '/readyz')));
+    expect(answers).toEqual(answers.map(() => READY('plural')));
+    expect(await gw.upstream()).toHaveLength(1);
+    // The next probe asks again.
+    expect(await get(gw.base, '/readyz')).toEqual(READY('plural'));
+    expect(await gw.upstream()).toHaveLength(2);
+  });
+
   it('with GITLAB_READINESS_TOKEN: the probe learns the dialect and reports it (singular and plural)', async () => {
     for (const dialect of ['singular', 'plural'] as const) {
       const gw = await started({ standIn: { dialect }, env: { GITLAB_API_DIALECT: 'auto', GITLAB_READINESS_TOKEN: ADMIN } });
