@@ -17,7 +17,7 @@ import type { GatewayYoga } from './yoga.js';
 /** How often an idle socket is pinged; one that does not answer within the same time is dropped. */
 const KEEP_ALIVE_MS = 12_000;
 
-/** Yoga marks validation errors with an HTTP status for its own responses; it means nothing on a WebSocket. */
+/** Yoga marks parse and validation errors with an HTTP status for its own responses; it means nothing on a WebSocket. */
 function withoutHttpExtension(error: GraphQLError): GraphQLError {
   if (!error.extensions?.http) return error;
   const { http: _http, ...extensions } = error.extensions;
@@ -95,7 +95,7 @@ export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metr
       try {
         document = parse(payload.query);
       } catch (error) {
-        return [error as GraphQLError];
+        return [withoutHttpExtension(error as GraphQLError)];
       }
       let errors;
       try {

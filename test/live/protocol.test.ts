@@ -73,10 +73,17 @@ it('runs the operation the message names, with its variables', async () => {
     const small = await conn.waitFor((m) => m.id === 'small');
     expect(batch).toEqual({ id: 'batches', type: 'next', payload: { data: { checksumStateChangeBatches: { changes: [{ record: { recordIdentifier: b } }, { record: { recordIdentifier: a } }] } } } });
     expect(small).toEqual({ id: 'small', type: 'next', payload: { data: { checksumStateChanged: { state: 'SUCCEEDED' } } } });
-    // Without an operation name, a document of two operations is refused, with a code.
+    // Without an operation name, a document of two operations is refused, with a code (and no HTTP status).
     conn.send({ id: 'unnamed', type: 'subscribe', payload: { query: TWO_OPERATIONS, variables: { identifiers: [a] } } });
     const refused = await conn.waitFor((m) => m.id === 'unnamed');
-    expect(refused).toMatchObject({ type: 'error', payload: [{ message: 'Could not determine what operation to execute.', extensions: { code: 'OPERATION_RESOLUTION_FAILURE' } }] });
+    expect(refused).toEqual({ id: 'unnamed', type: 'error', payload: [{ message: 'Could not determine what operation to execute.', extensions: { code: 'OPERATION_RESOLUTION_FAILURE' } }] });
+    // A syntax error likewise, with where it is.
+    conn.send({ id: 'broken', type: 'subscribe', payload: { query: 'subscription {' } });
+    expect(await conn.waitFor((m) => m.id === 'broken')).toEqual({
+      id: 'broken',
+      type: 'error',
+      payload: [{ message: 'Syntax Error: Expected Name, found <EOF>.', locations: [{ line: 1, column: 15 }], extensions: { code: 'GRAPHQL_PARSE_FAILED' } }],
+    });
   } finally {
     conn.close();
   }
