@@ -112,11 +112,16 @@ type Payload = { data?: { checksumStateChanged?: ChangeJson; checksumStateChange
 const NEXT_START = Buffer.from('{"id":"');
 const NEXT_MIDDLE = Buffer.from('","type":"next","payload":');
 
-/** The payload a socket's subscribers were last sent, parsed. */
+/** Payloads a socket's subscribers were sent, parsed: the last one, and the small ones by their text. */
 interface SocketCache {
   bytes: Buffer | null;
   payload: Payload | null;
+  small: Map<string, Payload>;
 }
+
+/** Payloads up to this size are looked up by their text (per-record events: a change goes to many subscriptions in turn). */
+const SMALL_PAYLOAD_BYTES = 1024;
+const SMALL_PAYLOADS_KEPT = 10_000;
 
 /**
  * A `next` message as {id, payload}, or null for any other message. Subscriptions of one socket sent the same payload
@@ -129,12 +134,20 @@ function nextOf(raw: Buffer, cache: SocketCache): { id: string; payload: Payload
   if (middle < 0) return null;
   const id = raw.toString('latin1', NEXT_START.length, middle);
   const body = raw.subarray(middle + NEXT_MIDDLE.length, raw.length - 1);
-  if (!cache.bytes || !cache.bytes.equals(body)) {
-    cache.payload = JSON.parse(body.toString()) as Payload;
-    // A copy: a view would see the memory under it change if it were ever reused.
-    cache.bytes = Buffer.from(body);
+  if (cache.bytes && cache.bytes.equals(body)) return { id, payload: cache.payload! };
+  if (body.length <= SMALL_PAYLOAD_BYTES) {
+    const text = body.toString();
+    let payload = cache.small.get(text);
+    if (!payload) {
+      if (cache.small.size >= SMALL_PAYLOADS_KEPT) cache.small.clear();
+      cache.small.set(text, (payload = JSON.parse(text) as Payload));
+    }
+    return { id, payload };
   }
-  return { id, payload: cache.payload! };
+  cache.payload = JSON.parse(body.toString()) as Payload;
+  // A copy: a view would see the memory under it change if it were ever reused.
+  cache.bytes = Buffer.from(body);
+  return { id, payload: cache.payload };
 }
 
 function onNext(sub: Sub | undefined, payload: Payload, received: number): void {
@@ -187,7 +200,7 @@ async function start(m: StartMessage): Promise<void> {
           resolve();
         });
         socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { Authorization: `Bearer ${m.token}` } })));
-        const cache: SocketCache = { bytes: null, payload: null };
+        const cache: SocketCache = { bytes: null, payload: null, small: new Map() };
         socket.on('message', (raw: Buffer) => {
           const received = Date.now();
           const next = nextOf(raw, cache);
