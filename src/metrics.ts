@@ -8,9 +8,10 @@ export class Metrics {
   readonly upstreamRequests = new Counter({ name: 'gateway_upstream_requests_total', help: 'Requests to GitLab by route, method and status (0: no answer)', labelNames: ['route', 'method', 'status'], registers: [this.registry] });
   readonly upstreamDuration = new Histogram({ name: 'gateway_upstream_request_duration_seconds', help: 'Duration of requests to GitLab', labelNames: ['route', 'method'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15], registers: [this.registry] });
   readonly batchSize = new Histogram({ name: 'gateway_dataloader_batch_size', help: 'Record look-ups per DataLoader batch', labelNames: ['model'], buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000], registers: [this.registry] });
-  readonly subscriptions = new Gauge({ name: 'gateway_live_subscriptions', help: 'Active checksumStateChanged subscriptions', registers: [this.registry] });
+  readonly subscriptions = new Gauge({ name: 'gateway_live_subscriptions', help: 'Active live subscriptions (checksumStateChanged and checksumStateChangeBatches)', registers: [this.registry] });
   readonly sockets = new Gauge({ name: 'gateway_websocket_connections', help: 'Open graphql-ws connections', registers: [this.registry] });
   readonly slowReaderWaits = new Counter({ name: 'gateway_websocket_slow_reader_waits_total', help: 'Times a graphql-ws message waited for its client to read what was already queued (1 MB)', registers: [this.registry] });
+  readonly coalescedEvents = new Counter({ name: 'gateway_live_coalesced_events_total', help: 'Events a subscriber that read more slowly than changes arrived no longer got separately: merged into its later ones', registers: [this.registry] });
   readonly pollCycles = new Counter({ name: 'gateway_live_poll_cycles_total', help: 'Poll cycles of the shared watcher by model and outcome', labelNames: ['model', 'outcome'], registers: [this.registry] });
   readonly pollDuration = new Histogram({ name: 'gateway_live_poll_duration_seconds', help: 'Duration of a poll cycle', labelNames: ['model'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [this.registry] });
 

@@ -187,7 +187,40 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
     } else {
       this.buffer.push(event);
       this.bufferGrewTo = Math.max(this.bufferGrewTo, this.buffer.length);
+      if (this.buffer.length > this.mostBuffered()) this.coalesce();
     }
+  }
+
+  /** Events a subscriber that reads more slowly than changes arrive may owe before they are merged. */
+  private mostBuffered(): number {
+    return this.delivery === 'each' ? 2 * this.watched.keys.size + SMALL_BUFFER : SMALL_BUFFER;
+  }
+
+  /**
+   * Merges what is buffered into the latest state of each record, chained to the state this subscriber was last sent
+   * (the previousState of its first buffered change): intermediate states are skipped, as between two polls, and the
+   * buffer stays within one event per watched record however far behind the client falls.
+   */
+  private coalesce(): void {
+    const latest = new Map<string, RecordChange>();
+    let revoked: LiveEvent | undefined;
+    for (const event of this.buffer) {
+      if ('revoked' in event) {
+        revoked = event;
+        continue;
+      }
+      for (const change of 'change' in event ? [event.change] : event.batch.changes) {
+        const earlier = latest.get(change.key);
+        // Re-inserted, so the records come in the order of their latest change.
+        latest.delete(change.key);
+        latest.set(change.key, earlier ? { ...change, previousState: earlier.previousState } : change);
+      }
+    }
+    const before = this.buffer.length;
+    const changes = [...latest.values()];
+    this.buffer = this.delivery === 'each' ? changes.map((change) => ({ change, model: this.model })) : [{ batch: { changes }, model: this.model }];
+    if (revoked) this.buffer.push(revoked);
+    this.watcher.noteCoalesced(before - this.buffer.length);
   }
 
   private stop(): void {

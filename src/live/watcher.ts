@@ -94,6 +94,11 @@ export class Watcher {
     return n;
   }
 
+  /** A subscriber that reads slowly had `events` buffered events merged into later ones (see RecordStream). */
+  noteCoalesced(events: number): void {
+    this.metrics?.coalescedEvents.inc(events);
+  }
+
   /** Starts watching; the returned function stops, and the last watcher of a record takes it out of the poll. */
   watch(watch: Watch): () => void {
     const poll = this.pollOf(watch.model);
