@@ -32,19 +32,22 @@ export interface Change {
   observedAt: string;
 }
 
+/** Everything a change carries, as WATCH and WATCH_BATCHES select it. */
+const CHANGE_FIELDS = /* GraphQL */ `
+  record {
+    id
+    recordIdentifier
+    model
+    checksumInformation { checksum checksumState checksumFailure checksumRetryCount lastChecksum }
+  }
+  previousState
+  state
+  observedAt
+`;
+
 export const WATCH = /* GraphQL */ `
   subscription Watch($model: ModelName!, $identifiers: [ID!]!) {
-    checksumStateChanged(model: $model, identifiers: $identifiers) {
-      record {
-        id
-        recordIdentifier
-        model
-        checksumInformation { checksum checksumState checksumFailure checksumRetryCount lastChecksum }
-      }
-      previousState
-      state
-      observedAt
-    }
+    checksumStateChanged(model: $model, identifiers: $identifiers) { ${CHANGE_FIELDS} }
   }
 `;
 
@@ -61,19 +64,7 @@ export const TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 /** The batch subscription, with the same selection of each change as WATCH. */
 export const WATCH_BATCHES = /* GraphQL */ `
   subscription WatchBatches($model: ModelName!, $identifiers: [ID!]!) {
-    checksumStateChangeBatches(model: $model, identifiers: $identifiers) {
-      changes {
-        record {
-          id
-          recordIdentifier
-          model
-          checksumInformation { checksum checksumState checksumFailure checksumRetryCount lastChecksum }
-        }
-        previousState
-        state
-        observedAt
-      }
-    }
+    checksumStateChangeBatches(model: $model, identifiers: $identifiers) { changes { ${CHANGE_FIELDS} } }
   }
 `;
 
