@@ -1,14 +1,14 @@
 // The subscriptions: checksum state changes of the watched records as they happen, one by one or one batch per observation.
 import { watchRecords, type BatchEvent, type ChangeEvent, type LiveEvent } from '../live/subscription.js';
 import { builder } from './builder.js';
-import { ChecksumState, ModelName, ModelRecord, modelOf } from './model-record.js';
+import { ChecksumState, knownState, ModelName, ModelRecord, modelOf } from './model-record.js';
 
 const ChecksumStateChange = builder.objectRef<ChangeEvent>('ChecksumStateChange').implement({
   description: 'A record whose checksum information changed (or, first, its current state).',
   fields: (t) => ({
     record: t.field({ type: ModelRecord, resolve: ({ model, change }) => ({ model, record: change.record }) }),
-    previousState: t.field({ type: ChecksumState, nullable: true, description: 'Null in the first event of each record, which carries its current state.', resolve: ({ change }) => change.previousState }),
-    state: t.field({ type: ChecksumState, resolve: ({ change }) => change.state }),
+    previousState: t.field({ type: ChecksumState, nullable: true, description: 'Null in the first event of each record, which carries its current state.', resolve: ({ change }) => knownState(change.previousState) }),
+    state: t.field({ type: ChecksumState, resolve: ({ change }) => knownState(change.state) }),
     observedAt: t.field({ type: 'DateTime', description: 'When the gateway saw this state.', resolve: ({ change }) => change.observedAt }),
   }),
 });

@@ -42,6 +42,12 @@ export function modelOf(enumName: string): ModelInfo {
   return model;
 }
 
+/** A state GitLab sent, if this gateway knows it: a newer GitLab may have more. */
+export function knownState<S extends string | null>(state: S): S {
+  if (state !== null && !(CHECKSUM_STATES as readonly string[]).includes(state)) throw gatewayError('UPSTREAM_ERROR', 'GitLab sent an unknown checksum state.');
+  return state;
+}
+
 const ChecksumInformation = builder.objectRef<NonNullable<RecordJson['checksum_information']>>('ChecksumInformation').implement({
   description: "Geo's checksum information of a record.",
   fields: (t) => ({
@@ -49,10 +55,7 @@ const ChecksumInformation = builder.objectRef<NonNullable<RecordJson['checksum_i
     lastChecksum: t.field({ type: 'DateTime', nullable: true, description: 'When the record was last verified.', resolve: (c) => c.last_checksum }),
     checksumState: t.field({
       type: ChecksumState,
-      resolve: (c) => {
-        if (!(CHECKSUM_STATES as readonly string[]).includes(c.checksum_state)) throw gatewayError('UPSTREAM_ERROR', 'GitLab sent an unknown checksum state.');
-        return c.checksum_state;
-      },
+      resolve: (c) => knownState(c.checksum_state),
     }),
     checksumRetryCount: t.int({ nullable: true, resolve: (c) => c.checksum_retry_count }),
     checksumRetryAt: t.field({ type: 'DateTime', nullable: true, description: 'When a failed verification is retried.', resolve: (c) => c.checksum_retry_at }),
