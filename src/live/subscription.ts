@@ -27,26 +27,16 @@ export type LiveEvent = ChangeEvent | BatchEvent | { revoked: GraphQLError };
 /** How a stream hands out changes: one event per record change, or one per observation. */
 export type Delivery = 'each' | 'batch';
 
-/** A batch made for one watch set, with the place of each change's record in it: its subscribers look nothing up. */
-interface SetBatch extends RecordBatch {
-  readonly places: readonly number[];
-}
-
-function setBatchOf(changes: readonly RecordChange[], watched: WatchSet): SetBatch {
-  const mine = changes.filter((change) => watched.places.has(change.key));
-  return { changes: mine, places: mine.map((change) => watched.places.get(change.key)!) };
-}
-
 /** A model's batch cut down to one watch set's records, made once for every subscriber of that set (null: none of them). */
-const batchesOfSet = new WeakMap<ChangeBatch, Map<WatchSet, SetBatch | null>>();
+const batchesOfSet = new WeakMap<ChangeBatch, Map<WatchSet, RecordBatch | null>>();
 
-function batchFor(batch: ChangeBatch, watched: WatchSet): SetBatch | null {
+function batchFor(batch: ChangeBatch, watched: WatchSet): RecordBatch | null {
   let bySet = batchesOfSet.get(batch);
   if (!bySet) batchesOfSet.set(batch, (bySet = new Map()));
   let mine = bySet.get(watched);
   if (mine === undefined) {
-    const ofSet = setBatchOf(batch.changes, watched);
-    bySet.set(watched, (mine = ofSet.changes.length > 0 ? ofSet : null));
+    const changes = batch.changes.filter((change) => watched.places.has(change.key));
+    bySet.set(watched, (mine = changes.length > 0 ? { changes } : null));
   }
   return mine;
 }
@@ -137,7 +127,7 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
     }
     const last = this.watched.firstBatch;
     const same = last !== undefined && last.changes.length === changes.length && changes.every((change, i) => last.changes[i] === change);
-    const batch = same ? last : (this.watched.firstBatch = setBatchOf(changes, this.watched));
+    const batch = same ? last : (this.watched.firstBatch = { changes: changes.filter((change) => this.watched.places.has(change.key)) });
     this.offerShared(batch);
   }
 
@@ -151,26 +141,23 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
   }
 
   private offer(change: RecordChange): void {
-    const place = this.watched.places.get(change.key);
-    if (place === undefined) return;
-    if (this.lastSent) {
-      if (this.lastSent[place] === change.signature) return;
-      this.lastSent[place] = change.signature;
-    }
-    this.push({ change, model: this.model });
+    if (this.isNew(change)) this.push({ change, model: this.model });
   }
 
   /** A shared batch as it is, unless this subscriber already has some of its states: then a batch of its own without them. */
-  private offerShared(batch: SetBatch): void {
-    const { changes, places } = batch;
-    const lastSent = this.lastSent;
-    if (!lastSent) return this.push({ batch, model: this.model });
-    let fresh = 0;
-    for (let i = 0; i < changes.length; i++) if (lastSent[places[i]] !== changes[i].signature) fresh++;
-    if (fresh === 0) return;
-    const mine: RecordBatch = fresh === changes.length ? batch : { changes: changes.filter((change, i) => lastSent[places[i]] !== change.signature) };
-    for (let i = 0; i < changes.length; i++) lastSent[places[i]] = changes[i].signature;
-    this.push({ batch: mine, model: this.model });
+  private offerShared(batch: RecordBatch): void {
+    const changes = this.lastSent ? batch.changes.filter((change) => this.isNew(change)) : batch.changes;
+    if (changes.length > 0) this.push({ batch: changes.length === batch.changes.length ? batch : { changes }, model: this.model });
+  }
+
+  /** Whether this watched record's state is new to the subscriber, noting it as sent (checked only while starting). */
+  private isNew(change: RecordChange): boolean {
+    const place = this.watched.places.get(change.key);
+    if (place === undefined) return false;
+    if (!this.lastSent) return true;
+    if (this.lastSent[place] === change.signature) return false;
+    this.lastSent[place] = change.signature;
+    return true;
   }
 
   private revoke(error: GraphQLError): void {
@@ -267,7 +254,7 @@ export interface WatchSet {
   /** recordKey() -> its place in `keys`. */
   places: Map<string, number>;
   /** The last first batch handed out, reused while the records' current states are the same objects. */
-  firstBatch?: SetBatch;
+  firstBatch?: RecordBatch;
 }
 
 const watchSets = new Interner<WatchSet>();
