@@ -1,4 +1,4 @@
-// What the gateway sends on one WebSocket: every message of an event-loop turn goes to the kernel as one buffer of
+// What the gateway sends on one WebSocket: every message of an event-loop turn goes to the kernel in one write of
 // frames. A poll can owe a thousand subscriptions a message each; a write, or even a buffered chunk, per small frame
 // costs more than the frame itself.
 import type { Duplex } from 'node:stream';
@@ -41,8 +41,8 @@ const byteLengthOf = (message: string | PayloadMessage) => (typeof message === '
 
 export class Outbox {
   private pending: Array<string | PayloadMessage> = [];
-  /** Characters waiting in `pending`: close enough to bytes to judge backpressure by. */
-  private pendingChars = 0;
+  /** Bytes waiting in `pending` (characters, for plain strings: close enough to judge backpressure by). */
+  private pendingBytes = 0;
   private readonly drainWaiters: Array<() => void> = [];
 
   /**
@@ -68,7 +68,7 @@ export class Outbox {
   }
 
   private backlog(): number {
-    return this.raw.writableLength + this.pendingChars;
+    return this.raw.writableLength + this.pendingBytes;
   }
 
   private queue(data: string | PayloadMessage): void {
@@ -79,7 +79,7 @@ export class Outbox {
     }
     if (this.pending.length === 0) setImmediate(() => this.flush());
     this.pending.push(data);
-    this.pendingChars += typeof data === 'string' ? data.length : data.prefix.length + data.payload.length + 1;
+    this.pendingBytes += typeof data === 'string' ? data.length : byteLengthOf(data);
   }
 
   /** Writes what is queued now (the next turn would anyway); before a close frame, so nothing queued is lost. */
@@ -87,7 +87,7 @@ export class Outbox {
     if (this.pending.length === 0) return;
     const messages = this.pending;
     this.pending = [];
-    this.pendingChars = 0;
+    this.pendingBytes = 0;
     // A close frame may have gone out meanwhile: nothing may follow it.
     if (this.socket.readyState !== WebSocket.OPEN) return;
     const lengths = messages.map(byteLengthOf);
