@@ -148,11 +148,12 @@ async function runLevel(n: number, delivery: Delivery, quick: boolean, log: (lin
     };
     // Warm up (dialect learnt, code compiled) and let the seeded pending records settle (verification every 250 ms).
     for (let i = 0; i < 20; i++) await graphql(`{ modelRecord(model: PROJECT, recordIdentifier: "${ids[i]}") { id checksumInformation { checksumState } } }`);
+    const start = (subscribers: number, sockets: number, timeoutMs: number): ParentMessage => ({ type: 'start', url: gw.url.replace(/^http/, 'ws'), token: ADMIN_TOKEN, identifiers: ids, delivery, subscribers, sockets, timeoutMs });
     // A round of subscribers that come and go before the baselines: what the first subscriptions cost once (compiled
     // code, grown heap spaces and pools) is the gateway's, not the measured subscribers'.
     const warmUp = new LoadProcess();
     try {
-      await warmUp.ask<ReadyMessage>({ type: 'start', url: gw.url.replace(/^http/, 'ws'), token: ADMIN_TOKEN, identifiers: ids, delivery, subscribers: WARM_UP_SUBSCRIBERS, sockets: 4, timeoutMs: 30_000 }, 60_000);
+      await warmUp.ask<ReadyMessage>(start(WARM_UP_SUBSCRIBERS, 4, 30_000), 60_000);
     } finally {
       await warmUp.stop();
     }
@@ -165,7 +166,7 @@ async function runLevel(n: number, delivery: Delivery, quick: boolean, log: (lin
 
     const beforeSubscribe = (await standIn.requests(Number.MAX_SAFE_INTEGER)).lastSeq;
     const subscribeTimeoutMs = quick ? 60_000 : Math.max(60_000, n * 20);
-    const ready = await load.ask<ReadyMessage>({ type: 'start', url: gw.url.replace(/^http/, 'ws'), token: ADMIN_TOKEN, identifiers: ids, delivery, subscribers: n, sockets, timeoutMs: subscribeTimeoutMs }, subscribeTimeoutMs + 30_000);
+    const ready = await load.ask<ReadyMessage>(start(n, sockets, subscribeTimeoutMs), subscribeTimeoutMs + 30_000);
     await sleep(1_000);
     const rssBeforeGc = await rssSamples(gw, 5, 200);
     const subscribeListCalls = (await standIn.requests(beforeSubscribe)).requests.filter(isListCall).length;
