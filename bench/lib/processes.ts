@@ -78,38 +78,55 @@ export async function procRssBytes(pid: number): Promise<number | null> {
 }
 
 export async function startGatewayProcess({ gitlabUrl, env = {}, nodeArgs = [], root = REPO_ROOT, timeoutMs = 30_000 }: GatewayStart): Promise<GatewayProcess> {
-  const child = spawn(process.execPath, [...nodeArgs, join(await builtSource(root), 'main.js')], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // NODE_ENV=production as the image runs it: graphql-js checks every instanceof twice otherwise.
-    env: { ...process.env, NODE_OPTIONS: '', NODE_ENV: 'production', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', GITLAB_URL: gitlabUrl, ...env },
-  });
+  // NODE_ENV=production as the image runs it: graphql-js checks every instanceof twice otherwise.
+  const processEnv = { NODE_ENV: 'production', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', GITLAB_URL: gitlabUrl, ...env };
+  const server = await startServerProcess('gateway', [...nodeArgs, join(await builtSource(root), 'main.js')], processEnv, READY, root, timeoutMs);
+  return { ...server, url: server.ready, origin: new URL(server.ready).origin };
+}
+
+/** The floor of the overhead scenario (bench/lib/bare-proxy.ts), in front of `upstreamOrigin`. */
+export async function startBareProxy(upstreamOrigin: string, upstreamPath: string): Promise<ServerProcess & { origin: string }> {
+  const script = join(REPO_ROOT, 'bench/lib/bare-proxy.ts');
+  const server = await startServerProcess('bare proxy', ['--import', 'tsx', script], { UPSTREAM_ORIGIN: upstreamOrigin, UPSTREAM_PATH: upstreamPath }, /listening on (http:\/\/\S+)/, REPO_ROOT, 30_000);
+  return { ...server, origin: server.ready };
+}
+
+interface ServerProcess {
+  /** The first capture of the ready pattern in the process's stdout. */
+  ready: string;
+  pid: number;
+  output(): { stdout: string; stderr: string };
+  rssBytes(): Promise<number | null>;
+  stop(graceMs?: number): Promise<void>;
+}
+
+async function startServerProcess(name: string, args: string[], env: Record<string, string>, ready: RegExp, cwd: string, timeoutMs: number): Promise<ServerProcess> {
+  const child = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '', ...env } });
   children.add(child);
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const exited = new Promise<void>((resolve) => child.once('exit', () => (children.delete(child), resolve())));
-  const url = await new Promise<string>((resolve, reject) => {
+  const readyText = await new Promise<string>((resolve, reject) => {
     const fail = (error: Error) => {
       clearTimeout(timer);
       child.kill('SIGKILL');
       reject(error);
     };
-    const timer = setTimeout(() => fail(new Error(`gateway did not start within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`)), timeoutMs);
+    const timer = setTimeout(() => fail(new Error(`${name} did not start within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`)), timeoutMs);
     const check = () => {
-      const match = READY.exec(stdout);
+      const match = ready.exec(stdout);
       if (match) {
         clearTimeout(timer);
         resolve(match[1]);
       }
     };
     child.stdout!.on('data', check);
-    child.once('exit', (code, signal) => fail(new Error(`gateway exited (code ${code}, signal ${signal}) before it was ready\nstderr: ${stderr}`)));
+    child.once('exit', (code, signal) => fail(new Error(`${name} exited (code ${code}, signal ${signal}) before it was ready\nstderr: ${stderr}`)));
   });
   return {
-    url,
-    origin: new URL(url).origin,
+    ready: readyText,
     pid: child.pid!,
     output: () => ({ stdout, stderr }),
     rssBytes: () => procRssBytes(child.pid!),

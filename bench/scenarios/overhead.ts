@@ -2,7 +2,7 @@
 // the same record on the same stand-in: the exact list call the gateway sends, and the plain GET /projects/:id.
 import { figure, type RunOptions, type ScenarioResult } from '../lib/figures.js';
 import { interleavedLatency, round, throughput, verifyTarget, type Target, type ThroughputRun } from '../lib/load.js';
-import { ADMIN_TOKEN, startGatewayProcess, startStandalone, type GatewayProcess, type StandaloneStandIn } from '../lib/processes.js';
+import { ADMIN_TOKEN, startBareProxy, startGatewayProcess, startStandalone, type GatewayProcess, type StandaloneStandIn } from '../lib/processes.js';
 
 export const OVERHEAD_TARGETS = { throughputRatio: 0.5, addedP50Ms: 1 } as const;
 const CONNECTIONS = 50;
@@ -105,12 +105,16 @@ export async function runOverhead(options: RunOptions): Promise<ScenarioResult> 
   const durationS = options.quick ? 3 : 10;
   const latencyMs = options.quick ? 3_000 : 10_000;
   const setup = await setupOverhead();
+  // The floor: the same request and upstream call through a Node proxy that does no GraphQL (bench/lib/bare-proxy.ts).
+  const bare = await startBareProxy(setup.standIn.url, setup.gatewayUpstreamPath);
   try {
     const gateway = setup.gatewayTarget(setup.gateways[0]);
+    const floor: Target = { ...gateway, name: 'bare Node proxy', origin: bare.origin };
+    await verifyTarget(floor);
     options.log(`overhead: record ${setup.recordId}; the gateway sends GET ${setup.gatewayUpstreamPath}`);
     options.log(`  throughput at ${CONNECTIONS} connections, ${rounds} rounds of ${durationS} s per target, interleaved`);
-    const watch = { gateway: setup.gateways[0].pid, 'stand-in': setup.standIn.pid };
-    const [gw, list, plain] = await interleavedThroughput([gateway, setup.restList, setup.restPlain], rounds, durationS, options.log, watch);
+    const watch = { gateway: setup.gateways[0].pid, 'bare proxy': bare.pid, 'stand-in': setup.standIn.pid };
+    const [gw, list, plain, floorRuns] = await interleavedThroughput([gateway, setup.restList, setup.restPlain, floor], rounds, durationS, options.log, watch);
     options.log(`  latency at 1 connection, requests interleaved, ${latencyMs / 1000} s`);
     const [lgw, llist, lplain] = await interleavedLatency([gateway, setup.restList, setup.restPlain], latencyMs);
     for (const l of [lgw, llist, lplain]) options.log(`  ${l.target.padEnd(26)} p50 ${l.p50Ms.toFixed(3)} ms  p99 ${l.p99Ms.toFixed(3)} ms  (${l.samples} requests)`);
@@ -119,6 +123,7 @@ export async function runOverhead(options: RunOptions): Promise<ScenarioResult> 
     const plainRps = totalRps(plain);
     const ratioList = gwRps / listRps;
     const ratioPlain = gwRps / plainRps;
+    const floorRps = totalRps(floorRuns);
     const addedP50 = lgw.p50Ms - llist.p50Ms;
     const addedP99 = lgw.p99Ms - llist.p99Ms;
     // CPU time per request does not depend on how busy the machine is, as throughput does: the steadier figure.
@@ -137,9 +142,12 @@ export async function runOverhead(options: RunOptions): Promise<ScenarioResult> 
       figure(S, 'gateway p50 / p99 latency (1 conn)', round(lgw.p50Ms, 3), 'ms', '', null, `p99 ${round(lgw.p99Ms, 3)} ms`),
       figure(S, 'gateway CPU per request (50 conns)', round(gwCpu, 0), 'us', '', null, `stand-in ${round(pathCpu - gwCpu, 0)} us behind it, ${round(directCpu, 0)} us direct`),
       figure(S, 'CPU per request, direct / through the gateway', round(directCpu / pathCpu, 3), 'x', '', null, 'servers only, load generator excluded'),
+      figure(S, 'floor: bare Node proxy / REST list throughput', round(floorRps / listRps, 3), 'x', '', null, `no GraphQL; ${round(floorRps, 0)} req/s, ${round(cpuPerRequest(floorRuns, 'bare proxy'), 0)} us CPU per request`),
+      figure(S, 'gateway / bare Node proxy throughput', round(gwRps / floorRps, 3), 'x', '', null, 'what GraphQL and the gateway cost over the floor'),
     ];
-    return { scenario: S, figures, details: { recordId: setup.recordId, gatewayUpstreamPath: setup.gatewayUpstreamPath, connections: CONNECTIONS, throughput: { gateway: gw, restList: list, restPlain: plain }, latency: [lgw, llist, lplain] } };
+    return { scenario: S, figures, details: { recordId: setup.recordId, gatewayUpstreamPath: setup.gatewayUpstreamPath, connections: CONNECTIONS, throughput: { gateway: gw, restList: list, restPlain: plain, bareProxy: floorRuns }, latency: [lgw, llist, lplain] } };
   } finally {
+    await bare.stop();
     await setup.stop();
   }
 }
