@@ -91,7 +91,14 @@ export async function startBareProxy(upstreamOrigin: string, upstreamPath: strin
   return { ...server, origin: server.ready };
 }
 
-interface ServerProcess {
+/** The floor of the fan-out scenario (bench/lib/bare-broadcaster.ts). */
+export async function startBareBroadcaster(): Promise<ServerProcess & { origin: string }> {
+  const script = join(REPO_ROOT, 'bench/lib/bare-broadcaster.ts');
+  const server = await startServerProcess('bare broadcaster', ['--import', 'tsx', script], {}, /listening on (http:\/\/\S+)/, REPO_ROOT, 30_000);
+  return { ...server, origin: server.ready };
+}
+
+export interface ServerProcess {
   /** The first capture of the ready pattern in the process's stdout. */
   ready: string;
   pid: number;

@@ -3,6 +3,7 @@
 // and a map by subscription id, since the general client's per-subscription listeners do not scale to 10,000.
 // Driven over IPC: start -> ready, measure, report -> report, stop.
 import WebSocket from 'ws';
+import type { ReplayedChange, ReplayedObservation } from './bare-broadcaster.js';
 
 /** Which subscription the subscribers use: checksumStateChanged (an event per record change) or its batches. */
 export type Delivery = 'each' | 'batch';
@@ -47,6 +48,8 @@ export interface ReportMessage {
   rssBytes: number;
   /** CPU this process spent since `measure`: the subscribers share the machine's cores with the gateway. */
   cpuMs: number;
+  /** The observations the first subscriber was sent since `measure`, for the floor's replay (bare-broadcaster.ts). */
+  observations: ReplayedObservation[];
 }
 
 const CHANGE_FIELDS = 'previousState state observedAt record { recordIdentifier }';
@@ -72,6 +75,8 @@ interface Sub {
 let subs: Sub[] = [];
 let position = new Map<string, number>();
 let measuring = false;
+/** The first subscriber's changes since `measure`, by observedAt. */
+let observed = new Map<string, { observedMs: number; changes: ReplayedChange[] }>();
 let cpuAtMeasure = process.cpuUsage();
 
 function send(message: ReadyMessage | ReportMessage): void {
@@ -168,6 +173,11 @@ function onNext(sub: Sub | undefined, payload: Payload, received: number): void 
     lastChangeAt = received;
     event.observedMs ??= Date.parse(event.observedAt);
     histogram[Math.min(MAX_MS, Math.max(0, received - event.observedMs))]++;
+    if (sub === subs[0]) {
+      let observation = observed.get(event.observedAt);
+      if (!observation) observed.set(event.observedAt, (observation = { observedMs: event.observedMs, changes: [] }));
+      observation.changes.push({ recordIdentifier: event.record.recordIdentifier, previousState: event.previousState, state: event.state });
+    }
     if (event.state === 'SUCCEEDED' || event.state === 'FAILED') {
       const i = position.get(event.record.recordIdentifier);
       if (i !== undefined && !sub.settled[i]) {
@@ -176,6 +186,11 @@ function onNext(sub: Sub | undefined, payload: Payload, received: number): void 
       }
     }
   }
+}
+
+function observationsSinceMeasure(): ReplayedObservation[] {
+  const all = [...observed.values()].sort((a, b) => a.observedMs - b.observedMs);
+  return all.map((o) => ({ atMs: o.observedMs - all[0].observedMs, changes: o.changes }));
 }
 
 async function start(m: StartMessage): Promise<void> {
@@ -252,6 +267,7 @@ process.on('message', (message: ParentMessage) => {
       changes = 0;
       messages = 0;
       lastChangeAt = 0;
+      observed = new Map();
       for (const sub of subs) {
         sub.settled.fill(0);
         sub.settledCount = 0;
@@ -269,6 +285,7 @@ process.on('message', (message: ParentMessage) => {
         errors,
         rssBytes: process.memoryUsage.rss(),
         cpuMs: (({ user, system }) => (user + system) / 1000)(process.cpuUsage(cpuAtMeasure)),
+        observations: observationsSinceMeasure(),
       });
       break;
     case 'stop':

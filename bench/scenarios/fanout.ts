@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { figure, type Figure, type RunOptions, type ScenarioResult } from '../lib/figures.js';
 import { connectInspector, heapUsedAfterGc, inspectorUrlOf, type Inspector } from '../lib/inspector.js';
 import { median, round, sleep } from '../lib/load.js';
-import { ADMIN_TOKEN, metricValue, procCpuSeconds, REPO_ROOT, startGatewayProcess, startStandalone, type GatewayProcess } from '../lib/processes.js';
+import { ADMIN_TOKEN, metricValue, procCpuSeconds, REPO_ROOT, startBareBroadcaster, startGatewayProcess, startStandalone, type GatewayProcess } from '../lib/processes.js';
+import type { ReplayedObservation } from '../lib/bare-broadcaster.js';
 import type { Delivery, ParentMessage, ReadyMessage, ReportMessage } from '../lib/subscribers.js';
 import type { LoggedRequest } from '../../test/support/standalone.js';
 
@@ -62,6 +63,17 @@ interface Level {
   /** CPU of the subscriber process per change event it received, in microseconds. */
   loadProcessCpuUsPerEvent: number | null;
   errors: string[];
+  /** The same observations replayed to as many subscribers by a server that does no GraphQL (null: not run). */
+  floor: Floor | null;
+  /** What the first subscriber was sent in the window, for the floor's replay. */
+  observations: ReplayedObservation[];
+}
+
+interface Floor {
+  latency: ReportMessage['latency'];
+  changes: number;
+  drained: boolean;
+  loadProcessCpuUsPerEvent: number | null;
 }
 
 class LoadProcess {
@@ -187,25 +199,8 @@ async function runLevel(n: number, delivery: Delivery, quick: boolean, log: (lin
     const gatewayCpuBefore = (await procCpuSeconds(gw.pid)) ?? NaN;
     const began = Date.now();
     await graphql(`mutation { recalculateAllChecksums(model: PROJECT, identifiers: [${ids.map((id) => `"${id}"`).join(',')}]) { status errors } }`);
-    const minWindowMs = quick ? 3_000 : 5_000;
-    const hardLimitMs = quick ? 30_000 : Math.max(60_000, n * 15);
-    const quietMs = 1_500;
     let rssPeak = 0;
-    let report: ReportMessage;
-    let drained = false;
-    for (;;) {
-      await sleep(250);
-      rssPeak = Math.max(rssPeak, (await gw.rssBytes()) ?? 0);
-      report = await load.ask<ReportMessage>({ type: 'report' }, 60_000);
-      const now = Date.now();
-      const settled = report.settledSubscribers === n;
-      const quiet = report.lastChangeAt > 0 && now - report.lastChangeAt >= quietMs;
-      if (now - began >= minWindowMs && settled && quiet) {
-        drained = true;
-        break;
-      }
-      if (now - began >= hardLimitMs) break;
-    }
+    const { report, drained } = await untilDelivered(load, n, began, quick, async () => void (rssPeak = Math.max(rssPeak, (await gw.rssBytes()) ?? 0)));
     const windowMs = Date.now() - began;
     const gatewayCpuSeconds = ((await procCpuSeconds(gw.pid)) ?? NaN) - gatewayCpuBefore;
     const atEnd = await liveCounts(gw.origin);
@@ -237,16 +232,18 @@ async function runLevel(n: number, delivery: Delivery, quick: boolean, log: (lin
       listCalls,
       otherListCalls,
       listCallsPerCycle: cycles > 0 ? listCalls / cycles : null,
-      changes: report!.changes,
-      messages: report!.messages,
-      settledSubscribers: report!.settledSubscribers,
-      latency: report!.latency,
+      changes: report.changes,
+      messages: report.messages,
+      settledSubscribers: report.settledSubscribers,
+      latency: report.latency,
       windowMs,
       drained,
-      loadProcessRssBytes: report!.rssBytes,
-      gatewayCpuUsPerEvent: report!.changes > 0 ? (gatewayCpuSeconds * 1e6) / report!.changes : null,
-      loadProcessCpuUsPerEvent: report!.changes > 0 ? (report!.cpuMs * 1000) / report!.changes : null,
-      errors: [...ready.errors, ...report!.errors].slice(0, 10),
+      loadProcessRssBytes: report.rssBytes,
+      gatewayCpuUsPerEvent: report.changes > 0 ? (gatewayCpuSeconds * 1e6) / report.changes : null,
+      loadProcessCpuUsPerEvent: report.changes > 0 ? (report.cpuMs * 1000) / report.changes : null,
+      errors: [...ready.errors, ...report.errors].slice(0, 10),
+      floor: null,
+      observations: report.observations,
     };
     log(
       `  ${n}: ${cycles} poll cycles, ${listCalls} poll list calls (+${otherListCalls} other list calls); longest event-loop stall ${level.eventLoopLagMaxMs} ms; ` +
@@ -264,6 +261,58 @@ async function runLevel(n: number, delivery: Delivery, quick: boolean, log: (lin
   }
 }
 
+/** Asks the subscriber process for reports until every subscriber saw every record settle and deliveries stopped. */
+async function untilDelivered(load: LoadProcess, n: number, began: number, quick: boolean, onTick: () => Promise<void> = async () => {}): Promise<{ report: ReportMessage; drained: boolean }> {
+  const minWindowMs = quick ? 3_000 : 5_000;
+  const hardLimitMs = quick ? 30_000 : Math.max(60_000, n * 15);
+  const quietMs = 1_500;
+  for (;;) {
+    await sleep(250);
+    await onTick();
+    const report = await load.ask<ReportMessage>({ type: 'report' }, 60_000);
+    const now = Date.now();
+    const settled = report.settledSubscribers === n;
+    const quiet = report.lastChangeAt > 0 && now - report.lastChangeAt >= quietMs;
+    if (now - began >= minWindowMs && settled && quiet) return { report, drained: true };
+    if (now - began >= hardLimitMs) return { report, drained: false };
+  }
+}
+
+/**
+ * The floor of a level: the observations its first subscriber was sent, replayed with the same spacing by a
+ * WebSocket server that does no GraphQL (bench/lib/bare-broadcaster.ts) to as many subscribers in the same load
+ * process. What remains of the latency is the machine's: loopback, framing and the subscribers' own reading.
+ */
+async function runFloor(level: Level, quick: boolean, log: (line: string) => void): Promise<Floor> {
+  const { subscribers: n, delivery, sockets, observations } = level;
+  const broadcaster = await startBareBroadcaster();
+  const load = new LoadProcess();
+  try {
+    const identifiers = [...new Set(observations.flatMap((o) => o.changes.map((c) => c.recordIdentifier)))];
+    const timeoutMs = Math.max(60_000, n * 20);
+    const url = `${broadcaster.origin.replace(/^http/, 'ws')}/graphql`;
+    const ready = await load.ask<ReadyMessage>({ type: 'start', url, token: ADMIN_TOKEN, identifiers, delivery, subscribers: n, sockets, timeoutMs }, timeoutMs + 30_000);
+    if (ready.timedOut) throw new Error(`the floor's subscribers did not all start: ${ready.errors.slice(0, 3).join(' | ')}`);
+    await sleep(1_000);
+    load.send({ type: 'measure' });
+    const began = Date.now();
+    const res = await fetch(`${broadcaster.origin}/replay`, { method: 'POST', body: JSON.stringify(observations) });
+    if (res.status !== 202) throw new Error(`the broadcaster answered ${res.status}`);
+    const { report, drained } = await untilDelivered(load, n, began, quick);
+    const floor: Floor = {
+      latency: report.latency,
+      changes: report.changes,
+      drained,
+      loadProcessCpuUsPerEvent: report.changes > 0 ? (report.cpuMs * 1000) / report.changes : null,
+    };
+    log(`  ${n} (${DELIVERY_NAMES[delivery]}) floor: ${observations.length} observations replayed without GraphQL; ${report.changes} change events; latency p50 ${floor.latency.p50Ms} ms p99 ${floor.latency.p99Ms} ms max ${floor.latency.maxMs} ms${drained ? '' : ' (HARD LIMIT REACHED)'}`);
+    return floor;
+  } finally {
+    await load.stop();
+    await broadcaster.stop(5_000);
+  }
+}
+
 const DELIVERY_NAMES: Record<Delivery, string> = { each: 'per record', batch: 'batches' };
 const tagOf = (n: number, delivery: Delivery) => `${n.toLocaleString('en')} subs, ${DELIVERY_NAMES[delivery]}`;
 
@@ -277,7 +326,15 @@ export async function runFanout(options: RunOptions): Promise<ScenarioResult> {
   for (const n of counts) {
     for (const delivery of deliveries) {
       try {
-        levels.push(await runLevel(n, delivery, options.quick, options.log));
+        const level = await runLevel(n, delivery, options.quick, options.log);
+        levels.push(level);
+        if (level.drained && level.observations.length > 0) {
+          // The floor is context for the level's figures: its failure is logged, and the level stands.
+          level.floor = await runFloor(level, options.quick, options.log).catch((error: unknown) => {
+            options.log(`  ${tagOf(n, delivery)} floor failed: ${error instanceof Error ? error.message : String(error)}`);
+            return null;
+          });
+        }
       } catch (error) {
         // A level too heavy for the machine is reported, and the others still run.
         const message = String(error instanceof Error ? error.message : error);
@@ -299,6 +356,15 @@ export async function runFanout(options: RunOptions): Promise<ScenarioResult> {
       figure(S, `${tag}: upstream list calls to subscribe`, l.subscribeListCalls, 'calls', '', null, `${l.subscribers} subscribers arriving together`),
       figure(S, `${tag}: delivery latency p50`, l.latency.p50Ms, 'ms', '', null, `${l.changes.toLocaleString('en')} change events in ${l.messages.toLocaleString('en')} messages`),
       figure(S, `${tag}: delivery latency p99`, l.latency.p99Ms, 'ms', `<= ${FANOUT_TARGETS.p99Ms}`, Number.isNaN(l.latency.p99Ms) ? null : l.latency.p99Ms <= FANOUT_TARGETS.p99Ms && l.drained, incomplete || `max ${l.latency.maxMs} ms`),
+      figure(
+        S,
+        `${tag}: floor p99, same observations without GraphQL`,
+        l.floor ? l.floor.latency.p99Ms : null,
+        'ms',
+        '',
+        null,
+        l.floor ? `bare WebSocket broadcaster, same load process; p50 ${l.floor.latency.p50Ms} ms${l.floor.drained ? '' : ', incomplete'}` : 'not run',
+      ),
       figure(S, `${tag}: longest event-loop stall in the window`, l.eventLoopLagMaxMs, 'ms'),
       figure(S, `${tag}: gateway CPU per change event delivered`, l.gatewayCpuUsPerEvent === null ? null : round(l.gatewayCpuUsPerEvent, 1), 'us', '', null, 'the whole window: polls, the mutation, delivery'),
       figure(S, `${tag}: subscriber process CPU per change event`, l.loadProcessCpuUsPerEvent === null ? null : round(l.loadProcessCpuUsPerEvent, 1), 'us', '', null, 'the load generator shares the 2 cores'),
