@@ -58,11 +58,14 @@ export class Outbox {
     socket.once('close', () => this.releaseWaiters());
   }
 
-  /** Sends a message; the promise waits while the client is HIGH_WATER_BYTES behind. */
-  send(data: string | PayloadMessage): Promise<void> {
-    if (this.socket.readyState !== WebSocket.OPEN) return Promise.resolve();
+  /**
+   * Sends a message. Only while the client is HIGH_WATER_BYTES behind is there a promise, which waits for it to read:
+   * a subscriber that may go on gets nothing to wait for, and allocates nothing.
+   */
+  send(data: string | PayloadMessage): Promise<void> | undefined {
+    if (this.socket.readyState !== WebSocket.OPEN) return undefined;
     this.queue(data);
-    if (this.backlog() < HIGH_WATER_BYTES) return Promise.resolve();
+    if (this.backlog() < HIGH_WATER_BYTES) return undefined;
     this.onSlowReader();
     return new Promise((resolve) => this.drainWaiters.push(resolve));
   }

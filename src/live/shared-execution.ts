@@ -1,6 +1,6 @@
 // Subscription events are executed once per (change or batch, document, operation, variables) and the result is shared:
 // a change seen by a thousand subscribers of the same query costs one execution, not a thousand.
-import { createSourceEventStream, execute, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLError } from 'graphql';
+import { createSourceEventStream, execute, GraphQLError, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { maskError, type Plugin } from 'graphql-yoga';
 import type { GatewayContext } from '../context.js';
 import type { Logger } from '../logger.js';
@@ -68,14 +68,26 @@ function bytesOf(result: ExecutionResult): Buffer {
 
 /**
  * Set on the context by a transport that can send a `next` payload already in JSON, as UTF-8 bytes (graphql-ws, see
- * websocket.ts). The promise waits while the client is far behind, as the transport's own sends do.
+ * websocket.ts). It answers a promise only while the client is far behind, as the transport's own sends wait then.
  */
-export type PayloadSender = (payloadJson: Buffer) => Promise<void>;
+export type PayloadSender = (payloadJson: Buffer) => Promise<void> | undefined;
+
+/** What a subscription field's stream offers this plugin (see RecordStream.take). */
+interface EventSource {
+  take(wake: () => void): unknown;
+  return?(): unknown;
+}
+
+const isEventSource = (source: object): source is EventSource => typeof (source as Partial<EventSource>).take === 'function';
 
 /**
  * Maps each source event to its (shared) result, passing return() through so unsubscribing stops the source at once.
  * With a PayloadSender, error-free results go straight to the socket as shared bytes, and only the rest (errors, the
  * end) travel the per-operation chain of envelop and the transport, which would put each in JSON again.
+ *
+ * Events are taken as they come, not pulled through a promise each: while results go to the socket, the transport's
+ * next() stays pending, and a batch handed to ten thousand subscribers allocates next to nothing per subscriber (a
+ * promise chain each was most of the garbage, and its survivors most of the collector's time).
  */
 class SharedResults implements AsyncIterableIterator<ExecutionResult> {
   private readonly shape: string;
@@ -83,9 +95,12 @@ class SharedResults implements AsyncIterableIterator<ExecutionResult> {
   private readonly variables: { id: number };
   private readonly sendPayload: PayloadSender | undefined;
   private stopped = false;
+  /** The transport's pending next(), settled with the first result it must carry itself, or the end. */
+  private resolve: ((step: IteratorResult<ExecutionResult>) => void) | null = null;
+  private reject: ((error: unknown) => void) | null = null;
 
   constructor(
-    private readonly source: AsyncIterableIterator<unknown>,
+    private readonly source: EventSource,
     private readonly args: ExecutionArgs,
     private readonly mask: Mask,
   ) {
@@ -93,30 +108,57 @@ class SharedResults implements AsyncIterableIterator<ExecutionResult> {
     this.sendPayload = (args.contextValue as GatewayContext | undefined)?.sendPayload;
   }
 
-  /**
-   * Promise callbacks, not an async loop: a suspended async function keeps the event and result of its last turn in
-   * its registers, so each waiting subscriber would hold on to the last batch it was sent, and its results.
-   */
   next(): Promise<IteratorResult<ExecutionResult>> {
-    return new Promise((resolve, reject) => this.pull(resolve, reject));
+    return new Promise((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+      this.drain();
+    });
   }
 
-  private pull(resolve: (step: IteratorResult<ExecutionResult>) => void, reject: (error: unknown) => void): void {
-    this.source.next().then((step) => {
-      // Nothing more after return(): the client may already be reusing this operation id.
-      if (step.done || this.stopped) return resolve({ done: true, value: undefined });
-      const executed = executeEvent(this.args, this.shape, step.value);
-      if (executed instanceof Promise) executed.then((result) => this.hand(result, resolve, reject), reject);
-      else this.hand(executed, resolve, reject);
-    }, reject);
+  /** Takes and sends events until there is none, the socket is backed up, or a result is the transport's to carry. */
+  private readonly drain = (): void => {
+    try {
+      for (;;) {
+        // Nothing more after return(): the client may already be reusing this operation id.
+        const event = this.stopped ? null : this.source.take(this.drain);
+        if (event === undefined) return;
+        if (event === null) return void this.settle({ done: true, value: undefined });
+        const executed = executeEvent(this.args, this.shape, event);
+        if (executed instanceof Promise) return void executed.then(this.handThenDrain, this.fail);
+        if (!this.hand(executed)) return;
+      }
+    } catch (error) {
+      this.fail(error);
+    }
+  };
+
+  private readonly handThenDrain = (result: ExecutionResult): void => {
+    if (this.hand(result)) this.drain();
+  };
+
+  /** Sends an error-free result itself (true: go on); anything else goes to the transport. */
+  private hand(result: ExecutionResult): boolean {
+    if (result.errors) return this.settle({ done: false, value: this.mask(result) });
+    if (!this.sendPayload) return this.settle({ done: false, value: result });
+    const backedUp = this.sendPayload(bytesOf(result));
+    if (!backedUp) return true;
+    backedUp.then(this.drain, this.fail);
+    return false;
   }
 
-  /** Sends an error-free result itself and pulls the next event; anything else goes to the transport. */
-  private hand(result: ExecutionResult, resolve: (step: IteratorResult<ExecutionResult>) => void, reject: (error: unknown) => void): void {
-    if (result.errors) return resolve({ done: false, value: this.mask(result) });
-    if (!this.sendPayload) return resolve({ done: false, value: result });
-    this.sendPayload(bytesOf(result)).then(() => this.pull(resolve, reject), reject);
+  private settle(step: IteratorResult<ExecutionResult>): false {
+    const resolve = this.resolve;
+    this.resolve = this.reject = null;
+    resolve?.(step);
+    return false;
   }
+
+  private readonly fail = (error: unknown): void => {
+    const reject = this.reject;
+    this.resolve = this.reject = null;
+    reject?.(error);
+  };
 
   async return(): Promise<IteratorResult<ExecutionResult>> {
     this.stopped = true;
@@ -140,7 +182,9 @@ type Mask = (result: ExecutionResult) => ExecutionResult;
 async function sharedSubscribe(args: ExecutionArgs, mask: Mask): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
   const source = await createSourceEventStream(args);
   if (!(Symbol.asyncIterator in source)) return mask(source);
-  return new SharedResults(source as AsyncIterableIterator<unknown>, args, mask);
+  // Every subscription field returns a RecordStream; anything else is a programming error, reported as such.
+  if (!isEventSource(source)) return mask({ errors: [new GraphQLError('This subscription field does not return a RecordStream.')] });
+  return new SharedResults(source, args, mask);
 }
 
 /**

@@ -27,6 +27,26 @@ export type LiveEvent = ChangeEvent | BatchEvent | { revoked: GraphQLError };
 /** How a stream hands out changes: one event per record change, or one per observation. */
 export type Delivery = 'each' | 'batch';
 
+/**
+ * Consumers to wake in a microtask, as a promise would: the watcher hands a batch to every watch in one loop and goes
+ * on. One microtask for all of them, since each queueMicrotask() makes an async resource of its own.
+ */
+const toWake: Array<() => void> = [];
+
+function wakeSoon(wake: () => void): void {
+  if (toWake.length === 0) queueMicrotask(wakeAll);
+  toWake.push(wake);
+}
+
+function wakeAll(): void {
+  try {
+    // Consumers woken here may wake others: they join the end of this round.
+    for (let i = 0; i < toWake.length; i++) toWake[i]();
+  } finally {
+    toWake.length = 0;
+  }
+}
+
 /** A model's batch cut down to one watch set's records, made once for every subscriber of that set (null: none of them). */
 const batchesOfSet = new WeakMap<ChangeBatch, Map<WatchSet, RecordBatch | null>>();
 
@@ -48,7 +68,8 @@ function batchFor(batch: ChangeBatch, watched: WatchSet): RecordBatch | null {
 export class RecordStream implements AsyncIterableIterator<LiveEvent> {
   private buffer: LiveEvent[] = [];
   private bufferGrewTo = 0;
-  private waiting: ((result: IteratorResult<LiveEvent>) => void) | null = null;
+  /** Whom to tell once there may be something to take (see take()). */
+  private wake: (() => void) | null = null;
   private ended = false;
   private started = false;
   private early: ChangeBatch[] = [];
@@ -167,15 +188,16 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
 
   private push(event: LiveEvent): void {
     if (this.ended && !('revoked' in event)) return;
-    if (this.waiting) {
-      const resolve = this.waiting;
-      this.waiting = null;
-      resolve({ value: event, done: false });
-    } else {
-      this.buffer.push(event);
-      this.bufferGrewTo = Math.max(this.bufferGrewTo, this.buffer.length);
-      if (this.buffer.length > this.mostBuffered()) this.coalesce();
-    }
+    this.buffer.push(event);
+    this.bufferGrewTo = Math.max(this.bufferGrewTo, this.buffer.length);
+    if (this.buffer.length > this.mostBuffered()) this.coalesce();
+    this.wakeConsumer();
+  }
+
+  private wakeConsumer(): void {
+    const wake = this.wake;
+    this.wake = null;
+    if (wake) wakeSoon(wake);
   }
 
   /** Events a subscriber that reads more slowly than changes arrive may owe before they are merged. */
@@ -214,13 +236,20 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
     this.ended = true;
     this.stopWatching?.();
     this.stopWatching = null;
+    this.wakeConsumer();
   }
 
-  next(): Promise<IteratorResult<LiveEvent>> {
+  /**
+   * The next event, null once the stream has ended, or undefined when there is none yet: `wake` is then called once
+   * there may be one. For a consumer that drains events as they come (SharedResults): unlike next(), it allocates
+   * nothing per event, and ten thousand subscribers each take every batch.
+   */
+  take(wake: () => void): LiveEvent | null | undefined {
     if (this.buffer.length > 0 && ++this.servedSinceYield >= YIELD_EVERY) {
       // A poll may hand thousands of subscribers a burst at once: let sockets (pongs, new connections) breathe.
       this.servedSinceYield = 0;
-      return new Promise((resolve) => setImmediate(() => resolve(this.next())));
+      setImmediate(wake);
+      return undefined;
     }
     const event = this.buffer.shift();
     // A drained array keeps the room it grew to (100 first states): thousands of idle subscribers would keep it all.
@@ -228,17 +257,26 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
       this.buffer = [];
       this.bufferGrewTo = 0;
     }
-    if (event) return Promise.resolve({ value: event, done: false });
+    if (event) return event;
     this.servedSinceYield = 0;
-    if (this.ended) return Promise.resolve({ value: undefined, done: true });
-    return new Promise((resolve) => (this.waiting = resolve));
+    if (this.ended) return null;
+    this.wake = wake;
+    return undefined;
+  }
+
+  next(): Promise<IteratorResult<LiveEvent>> {
+    return new Promise((resolve) => {
+      const step = () => {
+        const event = this.take(step);
+        if (event !== undefined) resolve(event === null ? { value: undefined, done: true } : { value: event, done: false });
+      };
+      step();
+    });
   }
 
   return(): Promise<IteratorResult<LiveEvent>> {
-    this.stop();
     this.buffer.length = 0;
-    this.waiting?.({ value: undefined, done: true });
-    this.waiting = null;
+    this.stop();
     return Promise.resolve({ value: undefined, done: true });
   }
 
