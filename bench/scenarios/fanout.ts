@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { figure, type Figure, type RunOptions, type ScenarioResult } from '../lib/figures.js';
 import { connectInspector, heapUsedAfterGc, inspectorUrlOf, type Inspector } from '../lib/inspector.js';
 import { median, round, sleep } from '../lib/load.js';
-import { ADMIN_TOKEN, metricValue, procCpuSeconds, REPO_ROOT, startBareBroadcaster, startGatewayProcess, startStandalone, type GatewayProcess } from '../lib/processes.js';
+import { ADMIN_TOKEN, metricValue, procCpuSeconds, REPO_ROOT, startBareBroadcaster, startGatewayProcess, startStandalone, type GatewayProcess, type StandaloneStandIn } from '../lib/processes.js';
 import type { ReplayedObservation } from '../lib/bare-broadcaster.js';
 import type { Delivery, ParentMessage, ReadyMessage, ReportMessage } from '../lib/subscribers.js';
 import type { LoggedRequest } from '../../test/support/standalone.js';
@@ -126,6 +126,25 @@ async function liveCounts(origin: string): Promise<{ subscriptions: number; sock
   return { subscriptions: metricValue(text, 'gateway_live_subscriptions'), sockets: metricValue(text, 'gateway_websocket_connections'), text };
 }
 
+const cyclesIn = (metrics: string) => metricValue(metrics, 'gateway_live_poll_cycles_total', { model: 'PROJECT' });
+
+/**
+ * Poll cycles counted so far and the stand-in's last request, read when no poll is in flight: just after a cycle ends,
+ * or when none ends within a second (the watcher is then on its slow interval). A poll caught in flight would count as
+ * a call without its cycle.
+ */
+async function betweenPolls(origin: string, standIn: StandaloneStandIn): Promise<{ cycles: number; lastSeq: number }> {
+  const scrape = async () => cyclesIn(await (await fetch(`${origin}/metrics`)).text());
+  const first = await scrape();
+  const deadline = Date.now() + 1_000;
+  let cycles = first;
+  while (cycles === first && Date.now() < deadline) {
+    await sleep(5);
+    cycles = await scrape();
+  }
+  return { cycles, lastSeq: (await standIn.requests(Number.MAX_SAFE_INTEGER)).lastSeq };
+}
+
 async function rssSamples(gateway: GatewayProcess, count: number, everyMs: number): Promise<number> {
   const values: number[] = [];
   for (let i = 0; i < count; i++) {
@@ -192,9 +211,8 @@ async function runLevel(n: number, delivery: Delivery, quick: boolean, log: (lin
     if (atMeasure.subscriptions < n) log(`  only ${atMeasure.subscriptions} of ${n} subscriptions (${atMeasure.sockets} sockets) were alive at the memory reading`);
 
     // The measured window: a bulk recalculation of the 100 records through the gateway, until deliveries stop.
-    // This scrape also resets the event-loop delay histogram, so the next one tells the window's longest stall.
-    const metricsBefore = await (await fetch(`${gw.origin}/metrics`)).text();
-    const { lastSeq } = await standIn.requests(Number.MAX_SAFE_INTEGER);
+    // Its scrapes also reset the event-loop delay histogram, so the next one tells the window's longest stall.
+    const before = await betweenPolls(gw.origin, standIn);
     load.send({ type: 'measure' });
     const gatewayCpuBefore = (await procCpuSeconds(gw.pid)) ?? NaN;
     const began = Date.now();
@@ -203,10 +221,12 @@ async function runLevel(n: number, delivery: Delivery, quick: boolean, log: (lin
     const { report, drained } = await untilDelivered(load, n, began, quick, async () => void (rssPeak = Math.max(rssPeak, (await gw.rssBytes()) ?? 0)));
     const windowMs = Date.now() - began;
     const gatewayCpuSeconds = ((await procCpuSeconds(gw.pid)) ?? NaN) - gatewayCpuBefore;
+    // This scrape comes first: the next ones reset the event-loop delay histogram again.
     const atEnd = await liveCounts(gw.origin);
     const metricsAfter = atEnd.text;
-    const cycles = metricValue(metricsAfter, 'gateway_live_poll_cycles_total', { model: 'PROJECT' }) - metricValue(metricsBefore, 'gateway_live_poll_cycles_total', { model: 'PROJECT' });
-    const upstream = (await standIn.requests(lastSeq)).requests;
+    const after = await betweenPolls(gw.origin, standIn);
+    const cycles = after.cycles - before.cycles;
+    const upstream = (await standIn.requests(before.lastSeq)).requests.filter((r) => r.seq <= after.lastSeq);
     const listCalls = upstream.filter(isPollCall).length;
     const otherListCalls = upstream.filter(isListCall).length - listCalls;
     const level: Level = {
