@@ -143,6 +143,7 @@ export async function runOverhead(options: RunOptions): Promise<ScenarioResult> 
       figure(S, 'gateway CPU per request (50 conns)', round(gwCpu, 0), 'us', '', null, `stand-in ${round(pathCpu - gwCpu, 0)} us behind it, ${round(directCpu, 0)} us direct`),
       figure(S, 'CPU per request, direct / through the gateway', round(directCpu / pathCpu, 3), 'x', '', null, 'servers only, load generator excluded'),
       figure(S, 'floor: bare Node proxy / REST list throughput', round(floorRps / listRps, 3), 'x', '', null, `no GraphQL; ${round(floorRps, 0)} req/s, ${round(cpuPerRequest(floorRuns, 'bare proxy'), 0)} us CPU per request`),
+      figure(S, 'floor: bare Node proxy / REST GET :id throughput', round(floorRps / plainRps, 3), 'x', '', null, 'where a floor is below a target, no server meets it here'),
       figure(S, 'gateway / bare Node proxy throughput', round(gwRps / floorRps, 3), 'x', '', null, 'what GraphQL and the gateway cost over the floor'),
     ];
     return { scenario: S, figures, details: { recordId: setup.recordId, gatewayUpstreamPath: setup.gatewayUpstreamPath, connections: CONNECTIONS, throughput: { gateway: gw, restList: list, restPlain: plain, bareProxy: floorRuns }, latency: [lgw, llist, lplain] } };
