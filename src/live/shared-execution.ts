@@ -162,6 +162,8 @@ class SharedResults implements AsyncIterableIterator<ExecutionResult> {
 
   async return(): Promise<IteratorResult<ExecutionResult>> {
     this.stopped = true;
+    // A next() still pending (waiting for a backed-up client to read) ends now, not when the socket drains.
+    this.settle({ done: true, value: undefined });
     await this.source.return?.();
     return { done: true, value: undefined };
   }

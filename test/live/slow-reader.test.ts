@@ -1,6 +1,7 @@
 // A client that stops reading: its socket is held back once 1 MB is queued for it (counted in /metrics), other clients
 // are served meanwhile, and when it reads again it gets everything, in order, exactly once. One that falls further
 // behind than its records have states gets their latest states instead, still chained, and the gateway keeps no more.
+// One that unsubscribes while held back gets its places on the connection back at once.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { ADMIN, type Harness } from '../support/gateway.js';
@@ -141,6 +142,39 @@ it('merges the batches a slow client is owed into one, with the latest state of 
     // Each later batch holds the recalculated record only; what was merged away was never sent.
     expect(later.every((list) => list.every((b) => b.length === 1 && b[0].record.recordIdentifier === ids[2]))).toBe(true);
     expect(later.reduce((n, list) => n + list.length, 0)).toBe(BATCH_SUBSCRIPTIONS * CHANGES - coalesced);
+  } finally {
+    socket.terminate();
+  }
+});
+
+it('gives a held-back client its subscription places back as soon as it unsubscribes, before it reads again', async () => {
+  const socket = new WebSocket(h.gateway.url.replace(/^http/, 'ws'), 'graphql-transport-ws');
+  const answers: Array<{ type: string; payload?: unknown }> = [];
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.on('message', (raw) => {
+        const text = String(raw);
+        if (text.includes('"connection_ack"')) return resolve();
+        if (text.includes('"id":"again"')) answers.push(JSON.parse(text) as { type: string; payload?: unknown });
+      });
+      socket.once('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { Authorization: `Bearer ${ADMIN}` } })));
+    });
+    const liveBefore = await metric('gateway_live_subscriptions');
+    const waitsBefore = await slowReaderWaits();
+    socket.pause();
+    // Every place of the connection taken, and so much owed that the subscriptions wait for the client to read.
+    for (let i = 0; i < SUBSCRIPTIONS; i++) socket.send(JSON.stringify({ id: String(i), type: 'subscribe', payload: { query: WATCH, variables: { model: 'PROJECT', identifiers: ids } } }));
+    await until(async () => (await slowReaderWaits()) > waitsBefore, 'the gateway to hold back the client', 30_000, 100);
+    await until(async () => (await metric('gateway_live_subscriptions')) === liveBefore + SUBSCRIPTIONS, 'every subscription to start', 30_000, 100);
+
+    for (let i = 0; i < SUBSCRIPTIONS; i++) socket.send(JSON.stringify({ id: String(i), type: 'complete' }));
+    await until(async () => (await metric('gateway_live_subscriptions')) === liveBefore, 'the subscriptions to end', 30_000, 100);
+    // Still reading nothing, the client subscribes anew: the places its subscriptions held are free again.
+    socket.send(JSON.stringify({ id: 'again', type: 'subscribe', payload: { query: WATCH_SMALL, variables: { model: 'PROJECT', identifiers: [ids[0]] } } }));
+    socket.resume();
+    await until(() => answers.length > 0, 'an answer to the new subscription', 60_000, 50);
+    expect(answers[0]).toMatchObject({ type: 'next', payload: { data: { checksumStateChanged: { record: { recordIdentifier: ids[0] }, previousState: null } } } });
   } finally {
     socket.terminate();
   }
