@@ -73,12 +73,12 @@ function bytesOf(result: ExecutionResult): Buffer {
 export type PayloadSender = (payloadJson: Buffer) => Promise<void> | undefined;
 
 /** What a subscription field's stream offers this plugin (see RecordStream.take). */
-interface EventSource {
+interface SourceStream {
   take(wake: () => void): unknown;
   return?(): unknown;
 }
 
-const isEventSource = (source: object): source is EventSource => typeof (source as Partial<EventSource>).take === 'function';
+const isSourceStream = (source: object): source is SourceStream => typeof (source as Partial<SourceStream>).take === 'function';
 
 /**
  * Maps each source event to its (shared) result, passing return() through so unsubscribing stops the source at once.
@@ -100,7 +100,7 @@ class SharedResults implements AsyncIterableIterator<ExecutionResult> {
   private reject: ((error: unknown) => void) | null = null;
 
   constructor(
-    private readonly source: EventSource,
+    private readonly source: SourceStream,
     private readonly args: ExecutionArgs,
     private readonly mask: Mask,
   ) {
@@ -185,7 +185,7 @@ async function sharedSubscribe(args: ExecutionArgs, mask: Mask): Promise<AsyncIt
   const source = await createSourceEventStream(args);
   if (!(Symbol.asyncIterator in source)) return mask(source);
   // Every subscription field returns a RecordStream; anything else is a programming error, reported as such.
-  if (!isEventSource(source)) return mask({ errors: [new GraphQLError('This subscription field does not return a RecordStream.')] });
+  if (!isSourceStream(source)) return mask({ errors: [new GraphQLError('This subscription field does not return a RecordStream.')] });
   return new SharedResults(source, args, mask);
 }
 
