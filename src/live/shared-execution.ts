@@ -185,7 +185,7 @@ async function sharedSubscribe(args: ExecutionArgs, mask: Mask): Promise<AsyncIt
   const source = await createSourceEventStream(args);
   if (!(Symbol.asyncIterator in source)) return mask(source);
   // Every subscription field returns a RecordStream; anything else is a programming error, reported as such.
-  if (!isSourceStream(source)) return mask({ errors: [new GraphQLError('This subscription field does not return a RecordStream.')] });
+  if (!isSourceStream(source)) return mask({ errors: [new GraphQLError('This subscription field does not return a RecordStream.', { extensions: { code: 'INTERNAL_SERVER_ERROR' } })] });
   return new SharedResults(source, args, mask);
 }
 
