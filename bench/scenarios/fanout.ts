@@ -2,7 +2,7 @@
 // a bulk recalculation runs on a stand-in with fast verification: upstream list calls per poll cycle, delivery latency
 // from the poll cycle that saw a change (the event's observedAt) to each subscriber, and gateway RSS per subscriber.
 // Each level runs twice: subscribers of checksumStateChanged (a message per record change) and of its batches (a
-// message per observation).
+// message per observation). After each run, its floor: the same observations replayed without GraphQL (runFloor).
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { figure, type Figure, type RunOptions, type ScenarioResult } from '../lib/figures.js';

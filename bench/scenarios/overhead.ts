@@ -1,5 +1,6 @@
 // Scenario 1: what the gateway costs on top of GitLab. `modelRecord` through the gateway versus a direct REST GET of
-// the same record on the same stand-in: the exact list call the gateway sends, and the plain GET /projects/:id.
+// the same record on the same stand-in: the exact list call the gateway sends, and the plain GET /projects/:id. Beside
+// them, the floor: a bare Node proxy that makes the same call with no GraphQL (bench/lib/bare-proxy.ts).
 import { figure, type RunOptions, type ScenarioResult } from '../lib/figures.js';
 import { interleavedLatency, round, throughput, verifyTarget, type Target, type ThroughputRun } from '../lib/load.js';
 import { ADMIN_TOKEN, startBareProxy, startGatewayProcess, startStandalone, type GatewayProcess, type StandaloneStandIn } from '../lib/processes.js';
