@@ -29,6 +29,7 @@ export function useOperationTelemetry(logger: Logger, metrics: Metrics): Plugin<
     const outcome = errorCodes.length === 0 ? 'success' : 'error';
     metrics.operations.inc({ operation, type, outcome });
     metrics.operationDuration.observe({ operation, type }, durationMs / 1000);
+    if (!logger.isLevelEnabled('info')) return;
     logger.info(
       { requestId: ctx.caller.requestId, operation, type, durationMs: Math.round(durationMs * 10) / 10, upstreamCalls: ctx.caller.stats?.upstreamCalls ?? 0, errorCodes, ...extra },
       `${type} ${operation} ${outcome}`,

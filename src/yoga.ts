@@ -82,10 +82,11 @@ export function createGatewayYoga(config: Config, deps: YogaDeps) {
         }
       : false,
     renderGraphiQL: renderLocalGraphiQL,
+    // Yoga logs at debug on every request: a line of a level that is off is not put together at all.
     logging: {
-      debug: (...args) => deps.logger.debug(args.map(String).join(' ')),
-      info: (...args) => deps.logger.info(args.map(String).join(' ')),
-      warn: (...args) => deps.logger.warn(args.map(String).join(' ')),
+      debug: (...args) => deps.logger.isLevelEnabled('debug') && deps.logger.debug(args.map(String).join(' ')),
+      info: (...args) => deps.logger.isLevelEnabled('info') && deps.logger.info(args.map(String).join(' ')),
+      warn: (...args) => deps.logger.isLevelEnabled('warn') && deps.logger.warn(args.map(String).join(' ')),
       error: (...args) => deps.logger.error({ err: args.find((a) => a instanceof Error) }, args.filter((a) => !(a instanceof Error)).map(String).join(' ') || 'error'),
     },
     plugins,
