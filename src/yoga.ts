@@ -44,6 +44,13 @@ const armorRejection = {
   ],
 };
 
+/** Yoga's log calls as one line; Yoga logs at debug on every request, so a line of a level that is off is not built. */
+function logAt(logger: Logger, level: 'debug' | 'info' | 'warn') {
+  return (...args: unknown[]) => {
+    if (logger.isLevelEnabled(level)) logger[level](args.map(String).join(' '));
+  };
+}
+
 export function createGatewayYoga(config: Config, deps: YogaDeps) {
   const { limits } = config;
   const onBatch = batchObserver(deps.metrics);
@@ -82,11 +89,10 @@ export function createGatewayYoga(config: Config, deps: YogaDeps) {
         }
       : false,
     renderGraphiQL: renderLocalGraphiQL,
-    // Yoga logs at debug on every request: a line of a level that is off is not put together at all.
     logging: {
-      debug: (...args) => deps.logger.isLevelEnabled('debug') && deps.logger.debug(args.map(String).join(' ')),
-      info: (...args) => deps.logger.isLevelEnabled('info') && deps.logger.info(args.map(String).join(' ')),
-      warn: (...args) => deps.logger.isLevelEnabled('warn') && deps.logger.warn(args.map(String).join(' ')),
+      debug: logAt(deps.logger, 'debug'),
+      info: logAt(deps.logger, 'info'),
+      warn: logAt(deps.logger, 'warn'),
       error: (...args) => deps.logger.error({ err: args.find((a) => a instanceof Error) }, args.filter((a) => !(a instanceof Error)).map(String).join(' ') || 'error'),
     },
     plugins,
