@@ -1,5 +1,6 @@
 // The servers of the benchmarks, each in a process of its own and run as the image runs them: the source compiled with
-// tsconfig.build.json, under plain node. The gateway (main.js) and the stand-in (stand-in/cli.js). Loopback only.
+// tsconfig.build.json, under plain node. The gateway (main.js) and the stand-in (stand-in/cli.js); and the floors, which
+// are bench code of their own (startFloor). Loopback only.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -84,17 +85,12 @@ export async function startGatewayProcess({ gitlabUrl, env = {}, nodeArgs = [], 
   return { ...server, url: server.ready, origin: new URL(server.ready).origin };
 }
 
-/** The floor of the overhead scenario (bench/lib/bare-proxy.ts), in front of `upstreamOrigin`. */
-export async function startBareProxy(upstreamOrigin: string, upstreamPath: string): Promise<ServerProcess & { origin: string }> {
-  const script = join(REPO_ROOT, 'bench/lib/bare-proxy.ts');
-  const server = await startServerProcess('bare proxy', ['--import', 'tsx', script], { UPSTREAM_ORIGIN: upstreamOrigin, UPSTREAM_PATH: upstreamPath }, /listening on (http:\/\/\S+)/, REPO_ROOT, 30_000);
-  return { ...server, origin: server.ready };
-}
-
-/** The floor of the fan-out scenario (bench/lib/bare-broadcaster.ts). */
-export async function startBareBroadcaster(): Promise<ServerProcess & { origin: string }> {
-  const script = join(REPO_ROOT, 'bench/lib/bare-broadcaster.ts');
-  const server = await startServerProcess('bare broadcaster', ['--import', 'tsx', script], {}, /listening on (http:\/\/\S+)/, REPO_ROOT, 30_000);
+/**
+ * A floor: a server of bench/lib/ that does a scenario's work with no GraphQL (bare-proxy.ts, bare-broadcaster.ts), in
+ * a process of its own. It prints "listening on <origin>".
+ */
+export async function startFloor(script: 'bare-proxy.ts' | 'bare-broadcaster.ts', env: Record<string, string> = {}): Promise<ServerProcess & { origin: string }> {
+  const server = await startServerProcess(script, ['--import', 'tsx', join(REPO_ROOT, 'bench/lib', script)], env, /listening on (http:\/\/\S+)/, REPO_ROOT, 30_000);
   return { ...server, origin: server.ready };
 }
 

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { figure, type Figure, type RunOptions, type ScenarioResult } from '../lib/figures.js';
 import { connectInspector, heapUsedAfterGc, inspectorUrlOf, type Inspector } from '../lib/inspector.js';
 import { median, round, sleep } from '../lib/load.js';
-import { ADMIN_TOKEN, metricValue, procCpuSeconds, REPO_ROOT, startBareBroadcaster, startGatewayProcess, startStandalone, type GatewayProcess, type StandaloneStandIn } from '../lib/processes.js';
+import { ADMIN_TOKEN, metricValue, procCpuSeconds, REPO_ROOT, startFloor, startGatewayProcess, startStandalone, type GatewayProcess, type StandaloneStandIn } from '../lib/processes.js';
 import type { ReplayedObservation } from '../lib/bare-broadcaster.js';
 import type { Delivery, ParentMessage, ReadyMessage, ReportMessage } from '../lib/subscribers.js';
 import type { LoggedRequest } from '../../test/support/standalone.js';
@@ -305,7 +305,7 @@ async function untilDelivered(load: LoadProcess, n: number, began: number, quick
  */
 async function runFloor(level: Level, quick: boolean, log: (line: string) => void): Promise<Floor> {
   const { subscribers: n, delivery, sockets, observations } = level;
-  const broadcaster = await startBareBroadcaster();
+  const broadcaster = await startFloor('bare-broadcaster.ts');
   const load = new LoadProcess();
   try {
     const identifiers = [...new Set(observations.flatMap((o) => o.changes.map((c) => c.recordIdentifier)))];

@@ -3,7 +3,7 @@
 // them, the floor: a bare Node proxy that makes the same call with no GraphQL (bench/lib/bare-proxy.ts).
 import { figure, type RunOptions, type ScenarioResult } from '../lib/figures.js';
 import { interleavedLatency, round, throughput, verifyTarget, type Target, type ThroughputRun } from '../lib/load.js';
-import { ADMIN_TOKEN, startBareProxy, startGatewayProcess, startStandalone, type GatewayProcess, type StandaloneStandIn } from '../lib/processes.js';
+import { ADMIN_TOKEN, startFloor, startGatewayProcess, startStandalone, type GatewayProcess, type StandaloneStandIn } from '../lib/processes.js';
 
 export const OVERHEAD_TARGETS = { throughputRatio: 0.5, addedP50Ms: 1 } as const;
 const CONNECTIONS = 50;
@@ -107,7 +107,7 @@ export async function runOverhead(options: RunOptions): Promise<ScenarioResult> 
   const latencyMs = options.quick ? 3_000 : 10_000;
   const setup = await setupOverhead();
   // The floor: the same request and upstream call through a Node proxy that does no GraphQL (bench/lib/bare-proxy.ts).
-  const bare = await startBareProxy(setup.standIn.url, setup.gatewayUpstreamPath);
+  const bare = await startFloor('bare-proxy.ts', { UPSTREAM_ORIGIN: setup.standIn.url, UPSTREAM_PATH: setup.gatewayUpstreamPath });
   try {
     const gateway = setup.gatewayTarget(setup.gateways[0]);
     const floor: Target = { ...gateway, name: 'bare Node proxy', origin: bare.origin };
