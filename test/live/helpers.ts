@@ -219,6 +219,25 @@ export interface WsConnection {
   dispose(): Promise<void>;
 }
 
+/**
+ * A bare graphql-transport-ws socket with the admin token, for tests that must control reading (pause, resume) or send
+ * what a client library would not: resolves once acknowledged, and hands every later message to `onMessage` as text.
+ */
+export async function rawSocket(h: Harness, onMessage: (text: string) => void): Promise<WebSocket> {
+  const socket = new WebSocket(h.gateway.url.replace(/^http/, 'ws'), 'graphql-transport-ws');
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    let acked = false;
+    socket.on('message', (raw) => {
+      const text = String(raw);
+      if (!acked && text.includes('"connection_ack"')) return void ((acked = true), resolve());
+      onMessage(text);
+    });
+    socket.once('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { Authorization: `Bearer ${ADMIN}` } })));
+  });
+  return socket;
+}
+
 /** A graphql-ws client (one socket) with these `connection_init` parameters; never retries. */
 export function wsConnection(h: Harness, connectionParams: ConnectionParams | null = { Authorization: `Bearer ${ADMIN}` }): WsConnection {
   const closes: { code: number; reason: string }[] = [];

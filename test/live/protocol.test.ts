@@ -1,9 +1,8 @@
 // The graphql-transport-ws protocol as a raw client speaks it: what a subscribe message carries (operation name,
 // variables) reaches the operation, and messages the protocol forbids close the socket with graphql-ws's own codes.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import { ADMIN, type Harness } from '../support/gateway.js';
-import { recordsIn, startLive } from './helpers.js';
+import type { Harness } from '../support/gateway.js';
+import { rawSocket, recordsIn, startLive } from './helpers.js';
 
 let h: Harness;
 
@@ -25,16 +24,14 @@ interface RawConnection {
 
 /** A socket that has sent connection_init and received connection_ack. */
 async function connect(): Promise<RawConnection> {
-  const socket = new WebSocket(h.gateway.url.replace(/^http/, 'ws'), 'graphql-transport-ws');
   const messages: RawConnection['messages'] = [];
   const waiters = new Set<() => void>();
-  socket.on('message', (raw) => {
-    messages.push(JSON.parse(String(raw)));
+  const socket = await rawSocket(h, (text) => {
+    messages.push(JSON.parse(text));
     for (const wake of [...waiters]) wake();
   });
   const closed = new Promise<{ code: number; reason: string }>((resolve) => socket.on('close', (code, reason) => resolve({ code, reason: String(reason) })));
-  await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
-  const connection: RawConnection = {
+  return {
     send: (message) => socket.send(typeof message === 'string' ? message : JSON.stringify(message)),
     messages,
     closed,
@@ -53,9 +50,6 @@ async function connect(): Promise<RawConnection> {
       }),
     close: () => socket.close(),
   };
-  connection.send({ type: 'connection_init', payload: { Authorization: `Bearer ${ADMIN}` } });
-  await connection.waitFor((m) => m.type === 'connection_ack');
-  return connection;
 }
 
 const TWO_OPERATIONS = /* GraphQL */ `

@@ -4,8 +4,8 @@
 // One that unsubscribes while held back gets its places on the connection back at once.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { ADMIN, type Harness } from '../support/gateway.js';
-import { rest, startLive, until, WATCH, WATCH_BATCHES, WATCH_SMALL, wsConnection, type Change, type RestRecord, type WsConnection } from './helpers.js';
+import type { Harness } from '../support/gateway.js';
+import { rawSocket, rest, startLive, until, WATCH, WATCH_BATCHES, WATCH_SMALL, wsConnection, type Change, type RestRecord, type WsConnection } from './helpers.js';
 
 const SUBSCRIPTIONS = 600;
 const RECALCULATE = /* GraphQL */ `mutation ($id: ID!) { recalculateChecksum(model: PROJECT, recordIdentifier: $id) { errors } }`;
@@ -38,19 +38,12 @@ it('holds back a client that does not read, serves the others meanwhile, and los
   ids = (body as RestRecord[]).map((r) => String(r.record_identifier));
   const protocolErrors: string[] = [];
 
-  slow = new WebSocket(h.gateway.url.replace(/^http/, 'ws'), 'graphql-transport-ws');
-  const socket = slow;
-  const acked = new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
-    socket.on('message', (raw) => {
-      const message = JSON.parse(String(raw)) as { id?: string; type: string; payload?: { data?: { checksumStateChanged: Change }; errors?: unknown } };
-      if (message.type === 'connection_ack') return resolve();
-      if (message.type === 'next' && message.payload?.data) received[Number(message.id)].push(message.payload.data.checksumStateChanged);
-      else protocolErrors.push(JSON.stringify(message).slice(0, 200));
-    });
+  slow = await rawSocket(h, (text) => {
+    const message = JSON.parse(text) as { id?: string; type: string; payload?: { data?: { checksumStateChanged: Change }; errors?: unknown } };
+    if (message.type === 'next' && message.payload?.data) received[Number(message.id)].push(message.payload.data.checksumStateChanged);
+    else protocolErrors.push(JSON.stringify(message).slice(0, 200));
   });
-  socket.once('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { Authorization: `Bearer ${ADMIN}` } })));
-  await acked;
+  const socket = slow;
   // From here the client reads nothing: 600 subscriptions of 100 records owe it about 27 MB of first states.
   socket.pause();
   for (let i = 0; i < SUBSCRIPTIONS; i++) socket.send(JSON.stringify({ id: String(i), type: 'subscribe', payload: { query: WATCH, variables: { model: 'PROJECT', identifiers: ids } } }));
@@ -112,17 +105,11 @@ it('merges the batches a slow client is owed into one, with the latest state of 
   const BATCH_SUBSCRIPTIONS = 200;
   const CHANGES = 200;
   const batches: Change[][][] = Array.from({ length: BATCH_SUBSCRIPTIONS }, () => []);
-  const socket = new WebSocket(h.gateway.url.replace(/^http/, 'ws'), 'graphql-transport-ws');
+  const socket = await rawSocket(h, (text) => {
+    const message = JSON.parse(text) as { id?: string; type: string; payload?: { data?: { checksumStateChangeBatches: { changes: Change[] } } } };
+    if (message.type === 'next' && message.payload?.data) batches[Number(message.id)].push(message.payload.data.checksumStateChangeBatches.changes);
+  });
   try {
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.on('message', (raw) => {
-        const message = JSON.parse(String(raw)) as { id?: string; type: string; payload?: { data?: { checksumStateChangeBatches: { changes: Change[] } } } };
-        if (message.type === 'connection_ack') return resolve();
-        if (message.type === 'next' && message.payload?.data) batches[Number(message.id)].push(message.payload.data.checksumStateChangeBatches.changes);
-      });
-      socket.once('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { Authorization: `Bearer ${ADMIN}` } })));
-    });
     for (let i = 0; i < BATCH_SUBSCRIPTIONS; i++) socket.send(JSON.stringify({ id: String(i), type: 'subscribe', payload: { query: WATCH_BATCHES, variables: { model: 'PROJECT', identifiers: ids } } }));
     await until(() => batches.every((b) => b.length === 1), 'the first batch of every subscription', 30_000, 50);
     const coalescedBefore = await metric('gateway_live_coalesced_events_total');
@@ -148,18 +135,11 @@ it('merges the batches a slow client is owed into one, with the latest state of 
 });
 
 it('gives a held-back client its subscription places back as soon as it unsubscribes, before it reads again', async () => {
-  const socket = new WebSocket(h.gateway.url.replace(/^http/, 'ws'), 'graphql-transport-ws');
   const answers: Array<{ type: string; payload?: unknown }> = [];
+  const socket = await rawSocket(h, (text) => {
+    if (text.includes('"id":"again"')) answers.push(JSON.parse(text) as { type: string; payload?: unknown });
+  });
   try {
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.on('message', (raw) => {
-        const text = String(raw);
-        if (text.includes('"connection_ack"')) return resolve();
-        if (text.includes('"id":"again"')) answers.push(JSON.parse(text) as { type: string; payload?: unknown });
-      });
-      socket.once('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { Authorization: `Bearer ${ADMIN}` } })));
-    });
     const liveBefore = await metric('gateway_live_subscriptions');
     const waitsBefore = await slowReaderWaits();
     socket.pause();
