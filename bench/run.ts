@@ -6,6 +6,7 @@ import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Figure, RunOptions, ScenarioResult } from './lib/figures.js';
+import type { Delivery } from '../src/live/subscription.js';
 import { runBatching } from './scenarios/batching.js';
 import { runFanout } from './scenarios/fanout.js';
 import { runOverhead } from './scenarios/overhead.js';
@@ -62,7 +63,7 @@ function parse() {
     process.stderr.write(`--delivery must be each, batch or each,batch\n`);
     process.exit(2);
   }
-  return { only, quick: values.quick, subscribers, deliveries: deliveries as Array<'each' | 'batch'>, out: values.out ?? fileURLToPath(new URL('./results/latest.json', import.meta.url)) };
+  return { only, quick: values.quick, subscribers, deliveries: deliveries as Delivery[], out: values.out ?? fileURLToPath(new URL('./results/latest.json', import.meta.url)) };
 }
 
 function formatValue(f: Figure): string {

@@ -1,4 +1,5 @@
 // What every scenario hands back: figures with their targets, and the raw details for the JSON file.
+import type { Delivery } from '../../src/live/subscription.js';
 
 export interface Figure {
   scenario: string;
@@ -23,7 +24,7 @@ export interface RunOptions {
   /** Fan-out: how many subscribers, in the order run. */
   subscribers?: number[];
   /** Fan-out: which subscriptions, in the order run (see bench/lib/subscribers.ts). */
-  deliveries?: Array<'each' | 'batch'>;
+  deliveries?: Delivery[];
   log: (line: string) => void;
 }
 

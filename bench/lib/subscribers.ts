@@ -3,10 +3,11 @@
 // and a map by subscription id, since the general client's per-subscription listeners do not scale to 10,000.
 // Driven over IPC: start -> ready, measure, report -> report, stop.
 import WebSocket from 'ws';
+import type { Delivery } from '../../src/live/subscription.js';
 import type { ReplayedChange, ReplayedObservation } from './bare-broadcaster.js';
 
 /** Which subscription the subscribers use: checksumStateChanged (an event per record change) or its batches. */
-export type Delivery = 'each' | 'batch';
+export type { Delivery } from '../../src/live/subscription.js';
 
 export interface StartMessage {
   type: 'start';
