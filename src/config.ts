@@ -92,6 +92,32 @@ function bool(env: Env, name: string, fallback: boolean): boolean {
   throw new ConfigError(`${name} must be true or false, got "${raw}"`);
 }
 
+/** Browser origins: `*`, or scheme://host[:port] each (an entry without a scheme would never match a browser's Origin). */
+function origins(env: Env, name: string): string[] {
+  const entries = (env[name] ?? '').split(',').map((o) => o.trim()).filter(Boolean);
+  for (const entry of entries) {
+    if (entry === '*') continue;
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(entry);
+    } catch {
+      // reported below
+    }
+    if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.origin !== entry.replace(/\/$/, '')) {
+      throw new ConfigError(`${name} entries must be origins such as https://dashboard.example.com (scheme, host, optional port) or *, got "${entry}"`);
+    }
+  }
+  return entries.map((entry) => entry.replace(/\/$/, ''));
+}
+
+/** The two poll paces: the fast one is for records in flight, so a fast pace slower than the settled one is a mistake. */
+function pollPaces(env: Env): { fastPollMs: number; slowPollMs: number } {
+  const fastPollMs = integer(env, 'LIVE_FAST_POLL_MS', 1_000, 50);
+  const slowPollMs = integer(env, 'LIVE_SLOW_POLL_MS', 30_000, 50);
+  if (fastPollMs > slowPollMs) throw new ConfigError(`LIVE_FAST_POLL_MS (${fastPollMs}) must not exceed LIVE_SLOW_POLL_MS (${slowPollMs})`);
+  return { fastPollMs, slowPollMs };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const gitlabUrl = url(env, 'GITLAB_URL');
   const demo = gitlabUrl === null;
@@ -114,7 +140,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
     introspection: bool(env, 'GRAPHQL_INTROSPECTION', demo),
     graphiql: bool(env, 'GRAPHIQL', demo),
-    corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
+    corsOrigins: origins(env, 'CORS_ORIGINS'),
     limits: {
       requestBodyBytes: integer(env, 'MAX_REQUEST_BODY_BYTES', 1_000_000, 1_000),
       depth: integer(env, 'MAX_DEPTH', 12, 1),
@@ -125,8 +151,7 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0),
     readinessToken: env.GITLAB_READINESS_TOKEN || null,
     live: {
-      fastPollMs: integer(env, 'LIVE_FAST_POLL_MS', 1_000, 50),
-      slowPollMs: integer(env, 'LIVE_SLOW_POLL_MS', 30_000, 50),
+      ...pollPaces(env),
       authRecheckMs: integer(env, 'LIVE_AUTH_RECHECK_MS', 60_000, 100),
       maxBackoffMs: integer(env, 'LIVE_MAX_BACKOFF_MS', 60_000, 100),
       maxIdentifiers: integer(env, 'LIVE_MAX_IDENTIFIERS', 1_000, 1, 100_000),

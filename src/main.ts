@@ -1,5 +1,6 @@
 // Reads the config, starts the gateway (and, with no GITLAB_URL, the embedded GitLab stand-in), handles signals.
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { listenFailure } from './listen-error.js';
 import type { StandIn } from './stand-in/index.js';
 
 /** The embedded default: a seeded stand-in verifying every second, so live changes show up quickly. */
@@ -10,13 +11,17 @@ const DEMO_STAND_IN = {
   compositeKeyModels: ['supply_chain_attestations'],
 };
 
+function configError(message: string): never {
+  process.stderr.write(`config error: ${message}\n`);
+  process.exit(2);
+}
+
 function readConfig(): Config {
   try {
     return loadConfig();
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`config error: ${error.message}\n`);
-    process.exit(2);
+    configError(error.message);
   }
 }
 
@@ -31,18 +36,31 @@ async function main(): Promise<void> {
     gitlabUrl: config.gitlabUrl ?? standIn!.url,
     demoToken: standIn?.tokens.admin,
     logger,
+  }).catch(async (error: unknown) => {
+    // A port in use or an address this machine lacks is a bad setting like any other, not a crash.
+    const line = listenFailure(error, { port: 'PORT', host: 'HOST' }, config.port, config.host);
+    if (!line) throw error;
+    await standIn?.stop();
+    return configError(line);
   });
   if (standIn) {
     process.stdout.write(
       `Demo mode: no GITLAB_URL, so an embedded GitLab stand-in (${standIn.options.dialect} dialect) serves as upstream.\n` +
-        `  admin token: ${standIn.tokens.admin} (already in GraphiQL's headers)\n`,
+        `  admin token: ${standIn.tokens.admin} (already in GraphiQL's headers)\n` +
+        `  stand-in: ${standIn.url} (its control API, /-/stand-in/, injects faults and runs verification: see the README)\n`,
     );
   }
   process.stdout.write(`Gateway ready: ${gateway.url}${config.graphiql ? ' (GraphiQL in a browser)' : ''}\n`);
-  let stopping = false;
+  let stoppingSince = 0;
   const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
+    if (stoppingSince) {
+      // A second Ctrl-C does not wait for the graceful shutdown; one within a second is the same Ctrl-C, which a
+      // terminal sends to the whole process group and npm forwards once more.
+      if (Date.now() - stoppingSince < 1_000) return;
+      logger.warn({ signal }, 'forced exit');
+      process.exit(1);
+    }
+    stoppingSince = Date.now();
     logger.info({ signal }, 'shutting down');
     await gateway.close();
     await standIn?.stop();

@@ -1,6 +1,7 @@
 // `npm run upstream -- --port 3001 ...`: the stand-in as a process of its own.
 import { parseArgs } from 'node:util';
 import { startStandIn, isKnownModelName, type StandInOverrides } from './index.js';
+import { listenFailure } from '../listen-error.js';
 
 const FLAGS = {
   host: { type: 'string', help: 'address to listen on', default: '127.0.0.1' },
@@ -111,7 +112,13 @@ async function main(): Promise<void> {
     return;
   }
   const started = Date.now();
-  const standIn = await startStandIn(options);
+  const standIn = await startStandIn(options).catch((error: unknown) => {
+    // A port in use or an address this machine lacks is a bad flag like any other, not a crash.
+    const line = listenFailure(error, { port: '--port', host: '--host' }, options.port ?? 0, options.host ?? '');
+    if (!line) throw error;
+    process.stderr.write(`stand-in: ${line}\n`);
+    return process.exit(2);
+  });
   const { tokens } = standIn;
   process.stdout.write(
     `GitLab stand-in (${standIn.options.dialect} dialect) listening on ${standIn.url} after ${Date.now() - started} ms\n` +

@@ -1,4 +1,6 @@
 // A bad setting stops the process at start: exit status 2 and exactly one line on stderr naming the variable.
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { runMain } from './helpers.js';
 
@@ -9,12 +11,17 @@ const CASES: [Record<string, string>, string][] = [
   [{ GRAPHQL_INTROSPECTION: 'maybe' }, 'config error: GRAPHQL_INTROSPECTION must be true or false, got "maybe"'],
   [{ LOG_LEVEL: 'loud' }, 'config error: LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"'],
   [{ GITLAB_API_DIALECT: 'x' }, 'config error: GITLAB_API_DIALECT must be one of auto, singular, plural, got "x"'],
+  [{ LIVE_FAST_POLL_MS: '60000' }, 'config error: LIVE_FAST_POLL_MS (60000) must not exceed LIVE_SLOW_POLL_MS (30000)'],
+  [{ CORS_ORIGINS: 'https://dash.example.com,dash.example.com' }, 'config error: CORS_ORIGINS entries must be origins such as https://dashboard.example.com (scheme, host, optional port) or *, got "dash.example.com"'],
+  [{ CORS_ORIGINS: 'https://dash.example.com/app' }, 'config error: CORS_ORIGINS entries must be origins such as https://dashboard.example.com (scheme, host, optional port) or *, got "https://dash.example.com/app"'],
+  // An address of no interface here: binding to it fails at once, without any traffic.
+  [{ HOST: '192.0.2.1' }, 'config error: HOST "192.0.2.1" is not an address of this machine'],
 ];
 
 describe('configuration errors', () => {
   // One process per case, all at once: each one pays Node's and tsx's start-up, which is most of the time.
   it('each bad value exits 2 with one stderr line naming the variable, and nothing on stdout', async () => {
-    const runs = await Promise.all(CASES.map(([env]) => runMain({ ...env, PORT: env.PORT ?? '0', HOST: '127.0.0.1' })));
+    const runs = await Promise.all(CASES.map(([env]) => runMain({ PORT: '0', HOST: '127.0.0.1', ...env })));
     for (const [i, run] of runs.entries()) {
       const [env, line] = CASES[i];
       const variable = Object.keys(env).at(-1)!;
@@ -26,6 +33,22 @@ describe('configuration errors', () => {
         stdout: '',
       });
       expect(line).toContain(variable);
+    }
+  }, 150_000);
+
+  it('a port in use exits 2 with one line naming PORT, and leaves nothing running', async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const { port } = holder.address() as AddressInfo;
+    try {
+      const run = await runMain({ PORT: String(port), HOST: '127.0.0.1' });
+      expect({ code: run.code, stderr: run.stderr, stdout: run.stdout }).toEqual({
+        code: 2,
+        stderr: `config error: PORT ${port} is already in use on 127.0.0.1\n`,
+        stdout: '',
+      });
+    } finally {
+      holder.close();
     }
   }, 150_000);
 });
