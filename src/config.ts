@@ -17,6 +17,8 @@ export interface Config {
     retries: number;
     /** A Retry-After longer than this is not waited for: the client gets UPSTREAM_RATE_LIMITED at once. */
     maxRetryAfterMs: number;
+    /** Longest request line (`GET /api/v4/...?... HTTP/1.1`) sent to GitLab: longer identifier lists are split. */
+    maxUrlBytes: number;
   };
   /** Largest `first` a connection accepts (one GitLab page holds at most 100). */
   maxPageSize: number;
@@ -36,8 +38,16 @@ export interface Config {
     aliases: number;
     tokens: number;
     cost: number;
+    /** Deepest nesting of `{`, `[` and `(` in a document, and of arrays and objects in its variables. */
+    nesting: number;
   };
+  /** Operation names that may label metrics; any other name is counted as `other`. */
+  metricsMaxOperationNames: number;
   shutdownTimeoutMs: number;
+  /** Bytes a WebSocket may have queued (sent or waiting to be) before it is cut off. */
+  wsMaxBufferedBytes: number;
+  /** GitLab's verdict on a token, kept per token for the WebSocket connection check (hashed, bounded). */
+  tokenCache: { ttlMs: number; maxEntries: number };
   /** Optional token used only by /readyz to learn the dialect before any client calls. */
   readinessToken: string | null;
   live: {
@@ -47,6 +57,8 @@ export interface Config {
     maxBackoffMs: number;
     maxIdentifiers: number;
     maxSubscriptionsPerConnection: number;
+    /** Calls to GitLab the live layer starts per second at most (polls, first reads, token re-checks). */
+    maxUpstreamCallsPerSecond: number;
   };
 }
 
@@ -121,6 +133,11 @@ function pollPaces(env: Env): { fastPollMs: number; slowPollMs: number } {
 export function loadConfig(env: Env = process.env): Config {
   const gitlabUrl = url(env, 'GITLAB_URL');
   const demo = gitlabUrl === null;
+  const depth = integer(env, 'MAX_DEPTH', 12, 1);
+  // Far above what a document within MAX_DEPTH nests (a fragment and an argument value per level), far below the
+  // ~1,500 levels at which GraphQL's recursive parser runs out of stack.
+  const nesting = integer(env, 'MAX_NESTING', 64, 2, 500);
+  if (nesting <= depth) throw new ConfigError(`MAX_NESTING (${nesting}) must be greater than MAX_DEPTH (${depth}): every selection level nests one more brace`);
   return {
     host: env.HOST || '0.0.0.0',
     port: integer(env, 'PORT', 4000, 0, 65_535),
@@ -133,6 +150,8 @@ export function loadConfig(env: Env = process.env): Config {
       bodyTimeoutMs: integer(env, 'UPSTREAM_BODY_TIMEOUT_MS', 15_000, 1),
       retries: integer(env, 'UPSTREAM_RETRIES', 2, 0, 10),
       maxRetryAfterMs: integer(env, 'UPSTREAM_MAX_RETRY_AFTER_MS', 5_000, 0),
+      // nginx's default large_client_header_buffers (8k): a longer request line is answered 414.
+      maxUrlBytes: integer(env, 'UPSTREAM_MAX_URL_BYTES', 8_192, 1_024, 1_048_576),
     },
     maxPageSize: integer(env, 'MAX_PAGE_SIZE', 100, 1, 100),
     maxIdentifiers: integer(env, 'MAX_IDENTIFIERS', 1000, 1, 100_000),
@@ -143,12 +162,18 @@ export function loadConfig(env: Env = process.env): Config {
     corsOrigins: origins(env, 'CORS_ORIGINS'),
     limits: {
       requestBodyBytes: integer(env, 'MAX_REQUEST_BODY_BYTES', 1_000_000, 1_000),
-      depth: integer(env, 'MAX_DEPTH', 12, 1),
+      depth,
       aliases: integer(env, 'MAX_ALIASES', 300, 1),
       tokens: integer(env, 'MAX_TOKENS', 10_000, 10),
       cost: integer(env, 'MAX_COST', 50_000, 10),
+      nesting,
     },
+    metricsMaxOperationNames: integer(env, 'METRICS_MAX_OPERATION_NAMES', 100, 0, 10_000),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0),
+    // 1 MB of backpressure + 40 subscriptions each owed a first batch of 1,000 records (~0.7 MB): a client further
+    // behind is better off reconnecting (graphql-ws clients do) to current states than held here.
+    wsMaxBufferedBytes: integer(env, 'WS_MAX_BUFFERED_BYTES', 32 << 20, 64 << 10),
+    tokenCache: { ttlMs: integer(env, 'TOKEN_CACHE_MS', 30_000, 0), maxEntries: integer(env, 'TOKEN_CACHE_MAX_ENTRIES', 10_000, 1) },
     readinessToken: env.GITLAB_READINESS_TOKEN || null,
     live: {
       ...pollPaces(env),
@@ -156,6 +181,8 @@ export function loadConfig(env: Env = process.env): Config {
       maxBackoffMs: integer(env, 'LIVE_MAX_BACKOFF_MS', 60_000, 100),
       maxIdentifiers: integer(env, 'LIVE_MAX_IDENTIFIERS', 1_000, 1, 100_000),
       maxSubscriptionsPerConnection: integer(env, 'LIVE_MAX_SUBSCRIPTIONS_PER_CONNECTION', 100, 1, 100_000),
+      // 20: a fast poll of 2,000 watched records (20 calls of 100) every second, a small share of what one GitLab serves.
+      maxUpstreamCallsPerSecond: integer(env, 'LIVE_MAX_UPSTREAM_CALLS_PER_SECOND', 20, 1, 10_000),
     },
   };
 }

@@ -11,8 +11,11 @@ export class Metrics {
   readonly subscriptions = new Gauge({ name: 'gateway_live_subscriptions', help: 'Active live subscriptions (checksumStateChanged and checksumStateChangeBatches)', registers: [this.registry] });
   readonly sockets = new Gauge({ name: 'gateway_websocket_connections', help: 'Open graphql-ws connections', registers: [this.registry] });
   readonly slowReaderWaits = new Counter({ name: 'gateway_websocket_slow_reader_waits_total', help: 'Times a graphql-ws message waited for its client to read what was already queued (1 MB)', registers: [this.registry] });
+  readonly overflowCloses = new Counter({ name: 'gateway_websocket_overflow_closes_total', help: 'graphql-ws connections cut off because more than WS_MAX_BUFFERED_BYTES was queued for them', registers: [this.registry] });
+  readonly peakBufferedBytes = new Histogram({ name: 'gateway_websocket_peak_buffered_bytes', help: 'Most bytes queued at once for a graphql-ws connection, observed when it closes', buckets: [65_536, 262_144, 1_048_576, 4_194_304, 16_777_216, 67_108_864], registers: [this.registry] });
   readonly coalescedEvents = new Counter({ name: 'gateway_live_coalesced_events_total', help: 'Events a subscriber that read more slowly than changes arrived no longer got separately: merged into its later ones', registers: [this.registry] });
   readonly pollCycles = new Counter({ name: 'gateway_live_poll_cycles_total', help: 'Poll cycles of the shared watcher by model and outcome', labelNames: ['model', 'outcome'], registers: [this.registry] });
+  readonly liveUpstreamWaits = new Counter({ name: 'gateway_live_upstream_waits_total', help: 'Calls of the live layer to GitLab (polls, first reads, token re-checks) that waited for their turn under LIVE_MAX_UPSTREAM_CALLS_PER_SECOND', registers: [this.registry] });
   readonly pollDuration = new Histogram({ name: 'gateway_live_poll_duration_seconds', help: 'Duration of a poll cycle', labelNames: ['model'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [this.registry] });
 
   constructor() {
