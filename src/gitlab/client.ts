@@ -4,11 +4,18 @@ import type { Config } from '../config.js';
 import { gatewayError, missingToken } from '../errors.js';
 import { GraphQLError } from 'graphql';
 import { MODELS_BY_ENUM, type ChecksumStateName, type Dialect, type ModelInfo, type RecordJson } from '../models.js';
+import { requireIdentifier } from './identifiers.js';
 
 export type { RecordJson } from '../models.js';
 import { DialectState } from './dialect.js';
 
 export const API_PATH = '/api/v4/admin/data_management/';
+
+/** Longest keyset cursor of GitLab's this gateway passes on (GitLab's hold a record's id: a few dozen characters). */
+export const MAX_KEYSET_CURSOR_LENGTH = 1024;
+
+/** How `HTTP/1.1\r\n` and the spaces around the request target add to the request line. */
+const REQUEST_LINE_OVERHEAD = ' '.length + ' HTTP/1.1\r\n'.length;
 
 /** Who is calling: the client's own GitLab token, forwarded in the header it came in. */
 export interface Caller {
@@ -17,6 +24,8 @@ export interface Caller {
   requestId?: string;
   /** Counts this operation's upstream calls, for its log line. */
   stats?: { upstreamCalls: number };
+  /** A token came that cannot be GitLab's (see callerFrom): `token` is null, and the client is told why. */
+  malformedToken?: boolean;
 }
 
 /** Told about every attempt sent to GitLab (metrics). */
@@ -55,6 +64,26 @@ export interface BulkFilters {
 
 /** GitLab refused to verify one record: the failed state is saved upstream. */
 export class VerificationFailedError extends Error {}
+
+/** Which pages of a list call a split must fit: the first page by number, or any page of either flavour. */
+export type PagesToFit = 'first' | 'any';
+
+export interface SplitCall {
+  method: 'GET' | 'PUT';
+  checksumState?: ChecksumStateName | null;
+  /** GET only. */
+  pages?: PagesToFit;
+  /** Most identifiers per call. */
+  maxCount?: number;
+}
+
+/** The errors that are GitLab's 400 answer to a request (not the gateway's own refusals). */
+const rejectedByGitLab = new WeakSet<Error>();
+
+/** Whether GitLab answered this request 400: with identifiers, one of them may be what it rejects. */
+export function isRejectedByGitLab(error: unknown): boolean {
+  return error instanceof Error && rejectedByGitLab.has(error);
+}
 
 interface Response {
   status: number;
@@ -96,6 +125,8 @@ export class GitLabClient {
     this.basePath = url.pathname.replace(/\/+$/, '') + API_PATH;
     this.dialect = new DialectState(dialect);
     this.pool = new Pool(url.origin, {
+      // GitLab's Link header repeats the request's URL up to four times (prev, next, first, last).
+      maxHeaderSize: 4 * options.maxUrlBytes + 32 * 1024,
       connections: options.connections,
       connectTimeout: options.connectTimeoutMs,
       headersTimeout: options.headersTimeoutMs,
@@ -124,7 +155,7 @@ export class GitLabClient {
       }
       params.set('per_page', String(query.perPage));
       if (query.checksumState) params.set('checksum_state', query.checksumState);
-      for (const id of query.identifiers ?? []) params.append('identifiers[]', id);
+      for (const id of query.identifiers ?? []) params.append('identifiers[]', requireIdentifier(id).canonical);
       const res = await this.send(caller, 'list', 'GET', [this.dialect.pathName(model)], params);
       if (!Array.isArray(res.body)) throw gatewayError('UPSTREAM_ERROR', 'GitLab answered with an unexpected body.');
       return {
@@ -139,8 +170,10 @@ export class GitLabClient {
   }
 
   async recalculateOne(caller: Caller, model: ModelInfo, identifier: string): Promise<RecordJson> {
+    // Only an identifier becomes this path segment: `.`, `..` or `a/b` could be read by a proxy as another route.
+    const segment = requireIdentifier(identifier).canonical;
     return this.withDialect(caller, model, async () => {
-      const res = await this.send(caller, 'recalculate_one', 'PUT', [this.dialect.pathName(model), identifier, 'checksum'], null, (status, body) => {
+      const res = await this.send(caller, 'recalculate_one', 'PUT', [this.dialect.pathName(model), segment, 'checksum'], null, (status, body) => {
         if (status === 400 && /^400 Bad request - Verifying .+ failed\.$/.test(messageOf(body) ?? '')) {
           return new VerificationFailedError(`GitLab could not verify ${model.enumName} ${identifier}.`);
         }
@@ -150,20 +183,87 @@ export class GitLabClient {
     });
   }
 
+  /**
+   * Queues records for re-verification. A long identifier list goes in several PUTs, one after the other, each within
+   * the URL limit: success only if every one succeeded; otherwise the first error's message and how far it got.
+   */
   async recalculateAll(caller: Caller, model: ModelInfo, filters: BulkFilters): Promise<BulkResult> {
+    const ids = [...new Set((filters.identifiers ?? []).map((id) => requireIdentifier(id).canonical))];
+    if (ids.length === 0) return this.recalculateSome(caller, model, filters.checksumState ?? null, []);
+    const groups = this.splitIdentifiers(model, ids, { method: 'PUT', checksumState: filters.checksumState });
+    let result: BulkResult = { status: 'success', message: '' };
+    let queued = 0;
+    for (const group of groups) {
+      const partly = queued > 0 ? ` (the first ${queued} of ${ids.length} identifiers were queued before this)` : '';
+      try {
+        result = await this.recalculateSome(caller, model, filters.checksumState ?? null, group);
+      } catch (error) {
+        // Before anything was queued the error is the whole answer; after, the payload must say what was done.
+        if (queued === 0 || !(error instanceof GraphQLError)) throw error;
+        return { status: 'error', message: `${error.message}${partly}` };
+      }
+      if (result.status !== 'success') return { status: 'error', message: `${result.message}${partly}` };
+      queued += group.length;
+    }
+    return result;
+  }
+
+  private async recalculateSome(caller: Caller, model: ModelInfo, checksumState: ChecksumStateName | null, identifiers: readonly string[]): Promise<BulkResult> {
     return this.withDialect(caller, model, async (dialect) => {
-      const filtered = Boolean(filters.checksumState) || Boolean(filters.identifiers?.length);
+      const filtered = Boolean(checksumState) || identifiers.length > 0;
       if (filtered && dialect !== 'plural') {
         // The older API would ignore the filters and re-verify the whole model: refuse rather than surprise.
         throw gatewayError('BAD_USER_INPUT', 'This GitLab cannot filter a bulk recalculation (it needs GitLab 18.8 or later): drop checksumState and identifiers to recalculate the whole model.');
       }
       const params = new URLSearchParams();
-      if (filters.checksumState) params.set('checksum_state', filters.checksumState);
-      for (const id of filters.identifiers ?? []) params.append('identifiers[]', id);
+      if (checksumState) params.set('checksum_state', checksumState);
+      for (const id of identifiers) params.append('identifiers[]', id);
       const res = await this.send(caller, 'recalculate_all', 'PUT', [this.dialect.pathName(model), 'checksum'], params);
       const body = res.body as Partial<BulkResult> | null;
       return { status: String(body?.status ?? 'success'), message: String(body?.message ?? '') };
     });
+  }
+
+  /**
+   * Splits identifiers (canonical spellings), in order, into groups whose call fits the URL limit
+   * (UPSTREAM_MAX_URL_BYTES) in either dialect, at most `maxCount` each. The request line is counted whole.
+   */
+  splitIdentifiers(model: ModelInfo, ids: readonly string[], call: SplitCall): string[][] {
+    const fixed = new URLSearchParams();
+    if (call.method === 'GET') {
+      if (call.pages === 'any') {
+        // The longest page request there can be: a keyset cursor at its bound, every byte percent-encoded.
+        fixed.set('pagination', 'keyset');
+        fixed.set('cursor', '/'.repeat(MAX_KEYSET_CURSOR_LENGTH));
+        fixed.set('page', '9'.repeat(16));
+      } else {
+        fixed.set('page', '1');
+      }
+      fixed.set('per_page', '100');
+    }
+    if (call.checksumState) fixed.set('checksum_state', call.checksumState);
+    const names = [model.singular, model.plural].filter((n): n is string => n !== null).map(encodeSegment);
+    const longestName = names.reduce((a, b) => (b.length > a.length ? b : a));
+    const path = this.basePath + longestName + (call.method === 'PUT' ? '/checksum' : '');
+    const query = fixed.toString();
+    const base = call.method.length + path.length + (query ? 1 + query.length : 0) + REQUEST_LINE_OVERHEAD;
+    const maxCount = call.maxCount ?? Infinity;
+    const groups: string[][] = [];
+    let group: string[] = [];
+    let bytes = base;
+    for (const id of ids) {
+      // `&` (or `?`) and `identifiers%5B%5D=<id, form-encoded>`.
+      const cost = 1 + new URLSearchParams([['identifiers[]', id]]).toString().length;
+      if (group.length > 0 && (group.length >= maxCount || bytes + cost > this.options.maxUrlBytes)) {
+        groups.push(group);
+        group = [];
+        bytes = base;
+      }
+      group.push(id);
+      bytes += cost;
+    }
+    if (group.length > 0) groups.push(group);
+    return groups;
   }
 
   /**
@@ -191,7 +291,7 @@ export class GitLabClient {
 
   /** Runs a call in the dialect in use; when GitLab rejects the model name, learns the other dialect and tries once more. */
   private async withDialect<T>(caller: Caller, model: ModelInfo, call: (dialect: Dialect) => Promise<T>): Promise<T> {
-    if (!caller.token) throw missingToken();
+    if (!caller.token) throw missingToken(caller);
     const used = this.dialect.dialect;
     try {
       const result = await call(used);
@@ -221,6 +321,10 @@ export class GitLabClient {
     if (segments.some((s) => s === '')) throw gatewayError('BAD_USER_INPUT', 'An identifier cannot be empty.');
     const query = params?.toString();
     const path = this.basePath + segments.map(encodeSegment).join('/') + (query ? `?${query}` : '');
+    if (method.length + path.length + REQUEST_LINE_OVERHEAD > this.options.maxUrlBytes) {
+      // GitLab behind nginx would answer 414: what made it long (identifiers, a cursor) came from the client.
+      throw gatewayError('BAD_USER_INPUT', `This request would be longer than GitLab accepts (${this.options.maxUrlBytes} bytes): ask for fewer or shorter identifiers.`);
+    }
     const headers: Record<string, string> = { accept: 'application/json' };
     if (caller.header === 'private-token') headers['private-token'] = caller.token ?? '';
     else headers.authorization = `Bearer ${caller.token ?? ''}`;
@@ -307,9 +411,12 @@ function safeMessage(body: unknown): string {
 function statusFailure(status: number, body: unknown, headers: Response['headers']): Error {
   const message = safeMessage(body);
   switch (status) {
-    case 400:
+    case 400: {
       if (message === 'model_name does not have a valid value') return new RejectedModelName();
-      return gatewayError('BAD_USER_INPUT', `GitLab rejected the request: ${message || 'bad request'}`);
+      const error = gatewayError('BAD_USER_INPUT', `GitLab rejected the request: ${message || 'bad request'}`);
+      rejectedByGitLab.add(error);
+      return error;
+    }
     case 401:
       return gatewayError('UNAUTHENTICATED', 'GitLab did not accept the token (401 Unauthorized).');
     case 403:
@@ -338,6 +445,8 @@ function networkFailure(error: unknown): Attempt {
     return new Attempt(gatewayError('UPSTREAM_TIMEOUT', 'GitLab did not answer in time.'), false, false);
   }
   if (code === 'UND_ERR_CONNECT_TIMEOUT') return new Attempt(gatewayError('UPSTREAM_TIMEOUT', 'Could not connect to GitLab in time.'), true, true);
+  // GitLab answered, with more header than even its Link of a longest URL needs: asking again would get the same.
+  if (code === 'UND_ERR_HEADERS_OVERFLOW') return new Attempt(gatewayError('UPSTREAM_ERROR', 'GitLab answered with larger headers than expected.'), false, false);
   const neverArrived = CONNECT_ERRORS.has(code);
   return new Attempt(gatewayError('UPSTREAM_UNAVAILABLE', neverArrived ? 'Could not connect to GitLab.' : 'The connection to GitLab failed.'), neverArrived, true);
 }
@@ -355,11 +464,17 @@ function positiveInt(value: string | undefined, allowZero = false): number | nul
 
 /** The `cursor` of GitLab's `Link: <...>; rel="next"`, or null on the last page. */
 function nextCursorOf(link: string | undefined): string | null {
-  for (const part of (link ?? '').split(',')) {
-    const match = /<([^>]+)>\s*;\s*rel="next"/.exec(part);
-    if (match) return new URL(match[1]).searchParams.get('cursor');
+  const match = /<([^>]*)>\s*;\s*rel="?next"?/.exec(link ?? '');
+  if (!match) return null;
+  let cursor: string | null = null;
+  try {
+    cursor = new URL(match[1], 'http://gitlab.invalid').searchParams.get('cursor');
+  } catch {
+    // fall through: a next link without a readable cursor
   }
-  return null;
+  if (!cursor) throw gatewayError('UPSTREAM_ERROR', 'GitLab sent a next-page link without a cursor.');
+  if (cursor.length > MAX_KEYSET_CURSOR_LENGTH) throw gatewayError('UPSTREAM_ERROR', 'GitLab sent a longer page cursor than this gateway passes on.');
+  return cursor;
 }
 
 function retryAfterMs(value: string | string[] | undefined): number | null {

@@ -1,26 +1,18 @@
 // Per-request DataLoaders: every record look-up of one operation becomes list calls of up to 100 `identifiers[]`.
 import DataLoader from 'dataloader';
-import { missingToken } from '../errors.js';
+import { gatewayError, missingToken } from '../errors.js';
 import type { ModelInfo } from '../models.js';
-import type { Caller, GitLabClient, RecordJson } from './client.js';
+import { isRejectedByGitLab, type Caller, type GitLabClient, type RecordJson } from './client.js';
+import { identifierProblem, readIdentifier, tooLong, type Identifier, type KeyKind } from './identifiers.js';
 
 const BATCH_LIMIT = 100;
-const INTEGER = /^\d{1,18}$/;
-const BASE64URL = /^[A-Za-z0-9_-]+={0,2}$/;
-
-type KeyKind = 'integer' | 'base64';
 
 /**
  * The identity of a record whatever spelling the client used: integers without leading zeros,
- * base64 keys by the composite key they decode to (padded or not). Null for a value GitLab could not read.
+ * base64 keys by the composite key they decode to (padded or not). Null for a value GitLab could not read,
+ * or one longer than MAX_IDENTIFIER_LENGTH (padding aside).
  */
-export function recordKey(identifier: string | number): { kind: KeyKind; key: string } | null {
-  const value = String(identifier);
-  if (INTEGER.test(value)) return { kind: 'integer', key: `i:${BigInt(value)}` };
-  if (!BASE64URL.test(value) || value.replace(/=+$/, '').length % 4 === 1) return null;
-  const decoded = Buffer.from(value.replace(/=+$/, ''), 'base64url').toString('utf8');
-  return decoded.includes(' ') ? { kind: 'base64', key: `b:${decoded}` } : null;
-}
+export const recordKey: (identifier: string | number) => Identifier | null = readIdentifier;
 
 export interface ModelRecordSource {
   model: ModelInfo;
@@ -39,7 +31,9 @@ export class RecordLoaders {
   ) {}
 
   load(model: ModelInfo, identifier: string): Promise<RecordJson | null> {
-    if (!this.caller.token) return Promise.reject(missingToken());
+    if (!this.caller.token) return Promise.reject(missingToken(this.caller));
+    // Any other value that is not an identifier names no record (null); an oversized one is the client's error.
+    if (tooLong(identifier)) return Promise.reject(gatewayError('BAD_USER_INPUT', identifierProblem(identifier)!));
     return this.loaderFor(model).load(identifier);
   }
 
@@ -75,32 +69,38 @@ export class RecordLoaders {
 }
 
 /**
- * Fetches records by identifier in list calls of up to 100 `identifiers[]`, one kind of key per call
- * (GitLab rejects a mix). Keyed by recordKey(); a failed call fails only the keys it carried.
+ * Fetches records by identifier in list calls of up to 100 `identifiers[]` that fit the URL limit, one kind of key
+ * per call (GitLab rejects a mix), each identifier in its canonical spelling. Keyed by recordKey(): the record, or the
+ * error of the call that carried the key; a key GitLab does not know is absent. Values that are not identifiers are
+ * skipped. When GitLab rejects a call (400), its identifiers are split in halves and asked again, so only the ones
+ * GitLab really refuses carry the error (about 2 x log2(100) more calls per refused identifier).
  */
 export async function fetchByIdentifiers(client: GitLabClient, caller: Caller, model: ModelInfo, ids: Iterable<string>): Promise<Map<string, RecordJson | Error>> {
-  const groups: Record<KeyKind, string[]> = { integer: [], base64: [] };
+  const groups: Record<KeyKind, Map<string, string>> = { integer: new Map(), base64: new Map() };
   for (const id of ids) {
-    const key = recordKey(id);
-    if (key) groups[key.kind].push(id);
+    const identifier = readIdentifier(id);
+    if (identifier) groups[identifier.kind].set(identifier.key, identifier.canonical);
   }
-  const chunks: string[][] = [];
-  for (const group of Object.values(groups)) {
-    for (let i = 0; i < group.length; i += BATCH_LIMIT) chunks.push(group.slice(i, i + BATCH_LIMIT));
-  }
-  const found = new Map<string, RecordJson | Error>();
-  await Promise.all(
-    chunks.map(async (chunk) => {
-      try {
-        const page = await client.list(caller, model, { perPage: BATCH_LIMIT, identifiers: chunk, page: { flavour: 'offset', page: 1 } });
-        for (const record of page.records) {
-          const key = recordKey(record.record_identifier);
-          if (key) found.set(key.key, record);
-        }
-      } catch (error) {
-        for (const id of chunk) found.set(recordKey(id)!.key, error as Error);
-      }
-    }),
+  const chunks = Object.values(groups).flatMap((group) =>
+    client.splitIdentifiers(model, [...group.values()], { method: 'GET', pages: 'first', maxCount: BATCH_LIMIT }),
   );
+  const found = new Map<string, RecordJson | Error>();
+  const fetchChunk = async (chunk: string[]): Promise<void> => {
+    try {
+      const page = await client.list(caller, model, { perPage: BATCH_LIMIT, identifiers: chunk, page: { flavour: 'offset', page: 1 } });
+      for (const record of page.records) {
+        const key = recordKey(record.record_identifier);
+        if (key) found.set(key.key, record);
+      }
+    } catch (error) {
+      if (chunk.length > 1 && isRejectedByGitLab(error)) {
+        const half = Math.ceil(chunk.length / 2);
+        await Promise.all([fetchChunk(chunk.slice(0, half)), fetchChunk(chunk.slice(half))]);
+        return;
+      }
+      for (const id of chunk) found.set(recordKey(id)!.key, error as Error);
+    }
+  };
+  await Promise.all(chunks.map(fetchChunk));
   return found;
 }

@@ -1,13 +1,21 @@
 // Relay connections over either of GitLab's pagination flavours: opaque cursors that remember where GitLab was.
+// An identifier list too long for one URL is read in several calls and paged here, over the merged records.
 import type { GatewayContext } from '../context.js';
-import type { ListPage, ListQuery, RecordJson } from '../gitlab/client.js';
+import { MAX_KEYSET_CURSOR_LENGTH, type ListPage, type ListQuery, type RecordJson } from '../gitlab/client.js';
+import { compareKeys, MAX_IDENTIFIER_LENGTH, readIdentifier, type Identifier } from '../gitlab/identifiers.js';
 import { gatewayError } from '../errors.js';
 import type { ChecksumStateName, ModelInfo } from '../models.js';
 
 const GITLAB_PAGE_LIMIT = 100;
 
-/** Offset cursors name a position; keyset cursors name GitLab's page cursor and how many records of it were read. */
-type Position = { o: number } | { k: string | null; s: number };
+/** Longest `after` accepted: this gateway's cursors hold at most a GitLab cursor or a record's key. */
+const MAX_CURSOR_LENGTH = 4096;
+
+/**
+ * Offset cursors name a position; keyset cursors name GitLab's page cursor and how many records of it were read;
+ * cursors over a merged identifier list name the key of the last record read.
+ */
+type Position = { o: number } | { k: string | null; s: number } | { r: string };
 
 export interface RecordEdge {
   cursor: string;
@@ -24,29 +32,41 @@ export interface RecordConnection {
 
 export interface ConnectionArgs {
   checksumState: ChecksumStateName | null;
-  identifiers: readonly string[] | null;
+  /** Checked, of one kind, each record once (identifierList). */
+  identifiers: readonly Identifier[] | null;
   first: number;
   after: string | null;
 }
 
 const encode = (position: Position) => Buffer.from(JSON.stringify(position)).toString('base64url');
 
+const notOurs = () => gatewayError('BAD_USER_INPUT', '`after` is not a cursor this gateway gave out for this query.');
+
 function decode(cursor: string): Position {
+  // Bounded before decoding: whatever a cursor holds goes into GitLab's URL.
+  if (cursor.length > MAX_CURSOR_LENGTH) throw notOurs();
   try {
     const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Record<string, unknown>;
-    if (Number.isInteger(value.o) && (value.o as number) >= 0) return { o: value.o as number };
-    if ((typeof value.k === 'string' || value.k === null) && Number.isInteger(value.s) && (value.s as number) >= 0) {
-      return { k: value.k as string | null, s: value.s as number };
+    if (Number.isSafeInteger(value.o) && (value.o as number) >= 0) return { o: value.o as number };
+    const k = value.k;
+    if ((k === null || (typeof k === 'string' && k.length <= MAX_KEYSET_CURSOR_LENGTH)) && Number.isSafeInteger(value.s) && (value.s as number) >= 0) {
+      return { k: k as string | null, s: value.s as number };
     }
+    if (typeof value.r === 'string' && /^[ib]:/.test(value.r) && value.r.length <= MAX_IDENTIFIER_LENGTH + 2) return { r: value.r };
   } catch {
     // fall through
   }
-  throw gatewayError('BAD_USER_INPUT', '`after` is not a cursor this gateway gave out.');
+  throw notOurs();
 }
 
 export async function loadConnection(ctx: GatewayContext, model: ModelInfo, args: ConnectionArgs): Promise<RecordConnection> {
   const position = args.after ? decode(args.after) : null;
-  const filters = { checksumState: args.checksumState, identifiers: args.identifiers };
+  const canonical = args.identifiers?.map((id) => id.canonical) ?? null;
+  // Fits one URL on any page of either flavour: GitLab filters and pages as usual. Else this gateway merges and pages.
+  const merged = canonical !== null && ctx.client.splitIdentifiers(model, canonical, { method: 'GET', checksumState: args.checksumState, pages: 'any' }).length > 1;
+  if (merged !== (position !== null && 'r' in position) && position !== null) throw notOurs();
+  if (merged) return mergedConnection(ctx, model, args.identifiers!, args, position as { r: string } | null);
+  const filters = { checksumState: args.checksumState, identifiers: canonical };
   const list = (query: Omit<ListQuery, 'checksumState' | 'identifiers'>) => ctx.client.list(ctx.caller, model, { ...filters, ...query });
   let totalFromPage: number | null = null;
   // An offset page already says whether GitLab counts (X-Total): asking again would only repeat its answer.
@@ -54,7 +74,7 @@ export async function loadConnection(ctx: GatewayContext, model: ModelInfo, args
   let window: Window;
   if (position && 'o' in position) {
     window = await offsetWindow(list, position.o + 1, args.first);
-  } else if (position) {
+  } else if (position && 'k' in position) {
     window = await keysetWindow(list, position.k, position.s, args.first);
   } else {
     // No cursor yet: let the client pick the dialect's preferred flavour.
@@ -129,4 +149,69 @@ async function keysetWindow(list: Lister, cursor: string | null, skip: number, f
     skip = 0;
     page = await list({ perPage: Math.min(GITLAB_PAGE_LIMIT, first - edges.length), page: { flavour: 'keyset', cursor: pageCursor } });
   }
+}
+
+/**
+ * A list of identifiers too long for one URL: sorted in GitLab's order and split into calls of at most 100 that fit
+ * (each answered in one page), read in order from the cursor until the page is full and one more record shows
+ * whether there is a next page. totalCount adds up GitLab's counts of every call, when it counts.
+ */
+async function mergedConnection(ctx: GatewayContext, model: ModelInfo, identifiers: readonly Identifier[], args: ConnectionArgs, position: { r: string } | null): Promise<RecordConnection> {
+  const sorted = [...identifiers].sort((a, b) => compareKeys(a.key, b.key));
+  const wanted = new Set(sorted.map((id) => id.key));
+  const chunks = ctx.client.splitIdentifiers(model, sorted.map((id) => id.canonical), { method: 'GET', checksumState: args.checksumState, pages: 'first', maxCount: GITLAB_PAGE_LIMIT });
+  const lastKeys = chunks.map((chunk) => readIdentifier(chunk[chunk.length - 1])!.key);
+  const reads = new Map<number, Promise<{ records: { key: string; record: RecordJson }[]; total: number | null }>>();
+  const read = (i: number) => {
+    let pending = reads.get(i);
+    if (!pending) {
+      pending = readChunk(ctx, model, chunks[i], args.checksumState, wanted);
+      reads.set(i, pending);
+    }
+    return pending;
+  };
+  const after = position?.r ?? null;
+  const edges: RecordEdge[] = [];
+  let hasNextPage = false;
+  const start = after === null ? 0 : lastKeys.findIndex((key) => compareKeys(key, after) > 0);
+  for (let i = start; i >= 0 && i < chunks.length && !hasNextPage; i++) {
+    for (const { key, record } of (await read(i)).records) {
+      if (after !== null && compareKeys(key, after) <= 0) continue;
+      if (edges.length === args.first) {
+        hasNextPage = true;
+        break;
+      }
+      edges.push({ record, cursor: encode({ r: key }) });
+    }
+  }
+  return {
+    model,
+    edges,
+    hasNextPage,
+    hasPreviousPage: position !== null,
+    totalCount: async () => {
+      // One call already shows whether GitLab counts (the newer API does): only then are the others asked.
+      if ((await read(0)).total === null) return null;
+      const totals = await Promise.all(chunks.map((_, i) => read(i).then((chunk) => chunk.total)));
+      return totals.some((t) => t === null) ? null : totals.reduce<number>((sum, t) => sum + t!, 0);
+    },
+  };
+}
+
+/** Every record of one call's identifiers, in GitLab's order, with GitLab's count. */
+async function readChunk(ctx: GatewayContext, model: ModelInfo, identifiers: string[], checksumState: ChecksumStateName | null, wanted: ReadonlySet<string>) {
+  const records: { key: string; record: RecordJson }[] = [];
+  let total: number | null = null;
+  for (let pageNumber: number | null = 1; pageNumber !== null; ) {
+    const page: ListPage = await ctx.client.list(ctx.caller, model, { perPage: GITLAB_PAGE_LIMIT, checksumState, identifiers, page: { flavour: 'offset', page: pageNumber } });
+    if (pageNumber === 1) total = page.total;
+    for (const record of page.records) {
+      const key = readIdentifier(record.record_identifier)?.key;
+      if (key !== undefined && wanted.has(key)) records.push({ key, record });
+    }
+    // A GitLab that pages below 100 would say so: follow it rather than lose records.
+    pageNumber = page.nextPage !== null && page.nextPage > pageNumber ? page.nextPage : null;
+  }
+  records.sort((a, b) => compareKeys(a.key, b.key));
+  return { records, total };
 }

@@ -2,6 +2,7 @@
 import { CHECKSUM_STATES, MODELS, MODELS_BY_ENUM, type ChecksumStateName, type ModelInfo } from '../models.js';
 import type { RecordJson } from '../gitlab/client.js';
 import { gatewayError } from '../errors.js';
+import { requireIdentifier, type Identifier } from '../gitlab/identifiers.js';
 import { builder } from './builder.js';
 import { loadConnection, type RecordConnection, type RecordEdge } from './connection.js';
 
@@ -109,13 +110,25 @@ const ModelRecordConnection = builder.objectRef<RecordConnection>('ModelRecordCo
   }),
 });
 
-/** Checks a client's identifier list before it reaches GitLab. */
-export function identifierList(ids: readonly (string | number)[] | null | undefined, max: number): string[] | null {
+/**
+ * Checks a client's identifier list before it reaches GitLab: each one an identifier, all of one kind (GitLab refuses
+ * a mix), each record once (in the client's order).
+ */
+export function identifierList(ids: readonly (string | number)[] | null | undefined, max: number): Identifier[] | null {
   if (!ids || ids.length === 0) return null;
   if (ids.length > max) throw gatewayError('BAD_USER_INPUT', `At most ${max} identifiers are accepted, got ${ids.length}.`);
   // GitLab reads an empty `identifiers[]=` as no filter at all: it would widen the request to the whole model.
   if (ids.some((id) => String(id).trim() === '')) throw gatewayError('BAD_USER_INPUT', 'identifiers must not contain an empty value.');
-  return ids.map(String);
+  const unique = new Map<string, Identifier>();
+  for (const id of ids) {
+    const identifier = requireIdentifier(id);
+    if (!unique.has(identifier.key)) unique.set(identifier.key, identifier);
+  }
+  const list = [...unique.values()];
+  if (list.some((identifier) => identifier.kind !== list[0].kind)) {
+    throw gatewayError('BAD_USER_INPUT', 'identifiers must be all integers or all base64 composite keys: GitLab cannot take both in one list.');
+  }
+  return list;
 }
 
 builder.queryType({

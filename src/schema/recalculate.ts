@@ -1,6 +1,7 @@
 // The mutations: re-verify one record now, or queue a whole model (optionally filtered) for re-verification.
 import { VerificationFailedError } from '../gitlab/client.js';
 import { gatewayError } from '../errors.js';
+import { requireIdentifier } from '../gitlab/identifiers.js';
 import type { ChecksumStateName } from '../models.js';
 import { builder } from './builder.js';
 import { ChecksumState, identifierList, ModelName, ModelRecord, modelOf, type ModelRecordSource } from './model-record.js';
@@ -43,7 +44,8 @@ builder.mutationType({
       },
       resolve: async (_, args, ctx) => {
         const model = modelOf(args.model);
-        const identifier = String(args.recordIdentifier);
+        // Refused before any path is built: only an integer or a base64 key may become a path segment.
+        const identifier = requireIdentifier(String(args.recordIdentifier)).canonical;
         try {
           const record = await ctx.client.recalculateOne(ctx.caller, model, identifier);
           ctx.loaders.prime(model, record);
@@ -73,7 +75,9 @@ builder.mutationType({
         const model = modelOf(args.model);
         const checksumState = (args.checksumState as ChecksumStateName | null | undefined) ?? null;
         if (checksumState === 'pending') throw gatewayError('BAD_USER_INPUT', 'checksumState cannot be PENDING: pending records are queued already.');
-        const result = await ctx.client.recalculateAll(ctx.caller, model, { checksumState, identifiers: identifierList(args.identifiers, ctx.config.maxIdentifiers) });
+        const identifiers = identifierList(args.identifiers, ctx.config.maxIdentifiers)?.map((id) => id.canonical) ?? null;
+        // A long list goes in several PUTs, each within UPSTREAM_MAX_URL_BYTES: see GitLabClient.recalculateAll.
+        const result = await ctx.client.recalculateAll(ctx.caller, model, { checksumState, identifiers });
         // GitLab queues the work: the watched records of this model are about to move, so poll them closely.
         ctx.live.hurry(model);
         return { model: model.enumName, ...result };

@@ -28,11 +28,12 @@ const FLAGS = {
   'retry-after-s': { type: 'string', help: 'Retry-After of those 429s', default: '1' },
   'reset-rate': { type: 'string', help: 'share of connections reset mid-response', default: '0' },
   'malformed-rate': { type: 'string', help: 'share of answers with a malformed JSON body', default: '0' },
+  'max-request-line-bytes': { type: 'string', help: 'a longer request line is answered 414, as by nginx', default: '8192' },
   help: { type: 'boolean', help: 'print this help', default: false },
 } as const;
 
 function usage(): string {
-  const lines = Object.entries(FLAGS).map(([name, f]) => `  --${name.padEnd(20)} ${f.help}${f.type === 'string' && f.default !== '' ? ` (default ${f.default})` : ''}`);
+  const lines = Object.entries(FLAGS).map(([name, f]) => `  --${name.padEnd(24)} ${f.help}${f.type === 'string' && f.default !== '' ? ` (default ${f.default})` : ''}`);
   return `Usage: npm run upstream -- [flags]\n\nA stand-in of GitLab's Data management API.\n\n${lines.join('\n')}\n`;
 }
 
@@ -85,6 +86,7 @@ function parse(argv: string[]): StandInOverrides | 'help' {
     compositeKeyModels: modelList('composite', values.composite),
     featureFlag: values['feature-flag'] === 'on',
     primary: !values.secondary,
+    maxRequestLineBytes: number('max-request-line-bytes', values['max-request-line-bytes'], { min: 256, max: 1_048_576 }),
     tokens: { admin: values['admin-token'], user: values['user-token'], readOnly: values['read-only-token'] },
     faults: {
       latencyMs: number('latency-ms', values['latency-ms']),

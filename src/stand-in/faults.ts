@@ -12,10 +12,15 @@ export function validateFaults(input: unknown): Partial<Faults> {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new FaultError('faults must be a JSON object');
   const result: Partial<Faults> = {};
   for (const [key, value] of Object.entries(input)) {
+    if (key === 'rejectedIdentifiers') {
+      if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) throw new FaultError('rejectedIdentifiers must be an array of strings');
+      result.rejectedIdentifiers = value as string[];
+      continue;
+    }
     if (!(NUMBER_KEYS as readonly string[]).includes(key)) throw new FaultError(`unknown fault "${key}"`);
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new FaultError(`${key} must be a number >= 0`);
     if ((RATE_KEYS as readonly string[]).includes(key) && value > 1) throw new FaultError(`${key} must be between 0 and 1`);
-    result[key as keyof Faults] = value;
+    result[key as (typeof NUMBER_KEYS)[number]] = value;
   }
   return result;
 }

@@ -7,12 +7,17 @@ export class IdentifierError extends Error {}
 const INTEGER = /^\d+$/;
 const BASE64URL = /^[A-Za-z0-9_-]+={0,2}$/;
 
-/** Strict URL-safe base64 decoding, padded or not; throws on anything else. */
+/**
+ * Ruby's Base64.urlsafe_decode64: padded or unpadded, but strict: wrong padding (`MSAy==`) and bits left over in the
+ * last character (`QR` for `QQ`) are invalid base64.
+ */
 function decodeBase64(value: string): string {
   const unpadded = value.replace(/=+$/, '');
   if (!BASE64URL.test(value) || unpadded.length % 4 === 1) throw new IdentifierError('invalid base64');
   if (value.length !== unpadded.length && value.length % 4 !== 0) throw new IdentifierError('invalid base64');
   const decoded = Buffer.from(unpadded, 'base64url');
+  const canonical = decoded.toString('base64url');
+  if (canonical !== unpadded) throw new IdentifierError('invalid base64');
   const text = decoded.toString('utf8');
   if (!Buffer.from(text, 'utf8').equals(decoded)) throw new IdentifierError('invalid base64');
   return text;

@@ -15,6 +15,8 @@ export interface Faults {
   resetRate: number;
   /** Share of API requests answered 200 with a body that is not valid JSON. */
   malformedRate: number;
+  /** Identifier values answered 400 wherever a request names them: a GitLab stricter than the gateway. */
+  rejectedIdentifiers: string[];
 }
 
 export interface Tokens {
@@ -55,6 +57,8 @@ export interface StandInOptions {
   faults: Faults;
   /** Entries kept in the log of received requests. */
   requestLogSize: number;
+  /** A longer request line is answered 414, as GitLab's nginx does (its default large_client_header_buffers: 8k). */
+  maxRequestLineBytes: number;
 }
 
 export const NO_FAULTS: Faults = {
@@ -65,6 +69,7 @@ export const NO_FAULTS: Faults = {
   retryAfterSeconds: 1,
   resetRate: 0,
   malformedRate: 0,
+  rejectedIdentifiers: [],
 };
 
 export const DEFAULT_TOKENS: Tokens = {
@@ -91,6 +96,7 @@ export const DEFAULT_OPTIONS: StandInOptions = {
   tokens: DEFAULT_TOKENS,
   faults: NO_FAULTS,
   requestLogSize: 10_000,
+  maxRequestLineBytes: 8192,
 };
 
 export type StandInOverrides = Partial<Omit<StandInOptions, 'faults' | 'tokens'>> & {

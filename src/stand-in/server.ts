@@ -57,8 +57,11 @@ const invalidValue = (param: string) => new HttpError(400, { error: `${param} do
 const invalidType = (param: string) => new HttpError(400, { error: `${param} is invalid` });
 const routeNotFound = () => new HttpError(404, { error: '404 Not Found' });
 
+/** Room for headers beyond the request line, so that a long line reaches the handler and is answered 414. */
+const HEADER_ROOM_BYTES = 64 * 1024;
+
 export function createStandInServer(state: StandInState): Server {
-  return createServer((req, res) => {
+  return createServer({ maxHeaderSize: state.options.maxRequestLineBytes + HEADER_ROOM_BYTES}, (req, res) => {
     handle(state, req, res).catch((error: unknown) => {
       if (error instanceof HttpError) return send(res, error.status, error.body, error.headers);
       send(res, 500, { message: '500 Internal Server Error' });
@@ -75,6 +78,8 @@ async function handle(state: StandInState, req: IncomingMessage, res: ServerResp
   if (path.startsWith(CONTROL_PREFIX)) return handleControl(state, req, res, path.slice(CONTROL_PREFIX.length), params);
 
   logRequest(state, req, path, query, params);
+  // nginx in front of GitLab refuses a request line longer than its header buffer before GitLab sees it.
+  if (requestLineBytes(req) > state.options.maxRequestLineBytes) return uriTooLong(res);
   const delay = delayFor(state.faults);
   if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
   if (injectFault(state.faults, res)) return;
@@ -92,10 +97,21 @@ async function handle(state: StandInState, req: IncomingMessage, res: ServerResp
   const body = req.method === 'PUT' ? await readBody(req, params) : params;
 
   if (req.method === 'GET' && segments.length === 1) return listRecords(state, store, req, path, params, res);
-  if (req.method === 'GET' && segments.length === 2) return send(res, 200, store.toJson(findRecord(store, segments[1])));
+  if (req.method === 'GET' && segments.length === 2) return send(res, 200, store.toJson(findRecord(state, store, segments[1])));
   if (req.method === 'PUT' && segments.length === 2 && segments[1] === 'checksum') return bulkRecalculate(state, store, body, res);
   if (req.method === 'PUT' && segments.length === 3 && segments[2] === 'checksum') return recalculateOne(state, store, modelName, segments[1], res);
   throw routeNotFound();
+}
+
+/** `GET /path?query HTTP/1.1\r\n`, as nginx measures it. */
+function requestLineBytes(req: IncomingMessage): number {
+  return Buffer.byteLength(`${req.method} ${req.url} HTTP/${req.httpVersion}\r\n`, 'latin1');
+}
+
+function uriTooLong(res: ServerResponse): void {
+  const body = '<html>\r\n<head><title>414 Request-URI Too Large</title></head>\r\n<body>\r\n<center><h1>414 Request-URI Too Large</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n';
+  res.writeHead(414, { 'content-type': 'text/html', 'content-length': Buffer.byteLength(body), connection: 'close' });
+  res.end(body);
 }
 
 function decodeSegment(segment: string): string {
@@ -121,11 +137,17 @@ function findStore(state: StandInState, name: string): ModelStore {
   return store;
 }
 
-function findRecord(store: ModelStore, value: string): number {
+function findRecord(state: StandInState, store: ModelStore, value: string): number {
+  rejectIfTold(state, [value]);
   const parsed = parseOrReject(() => parseIdentifier(value));
   const index = indexOf(store, parsed);
   if (index < 0) throw new HttpError(404, { message: `404 ${value} Not Found` });
   return index;
+}
+
+/** The `rejectedIdentifiers` fault: GitLab refusing an identifier the gateway takes for a good one. */
+function rejectIfTold(state: StandInState, values: string[]): void {
+  if (values.some((v) => state.faults.rejectedIdentifiers.includes(v))) throw badRequest('Invalid composite key format');
 }
 
 function parseOrReject<T>(parse: () => T): T {
@@ -184,8 +206,9 @@ interface Selection {
   accepts: (i: number) => boolean;
 }
 
-function select(store: ModelStore, params: URLSearchParams, allowedStates: readonly string[]): Selection {
+function select(state: StandInState, store: ModelStore, params: URLSearchParams, allowedStates: readonly string[]): Selection {
   const wantedState = stateParam(store, params, allowedStates);
+  rejectIfTold(state, identifiersParam(params));
   const ids = parseOrReject(() => parseIdentifierList(identifiersParam(params)));
   const accepts = wantedState === null ? () => true : (i: number) => store.state[i] === wantedState;
   if (ids.length === 0) return { indices: null, accepts };
@@ -207,7 +230,7 @@ function walk(store: ModelStore, selection: Selection, descending: boolean, from
 function listRecords(state: StandInState, store: ModelStore, req: IncomingMessage, path: string, params: URLSearchParams, res: ServerResponse): void {
   const plural = state.dialect === 'plural';
   const perPage = Math.min(integerParam(params, 'per_page', 20), 100);
-  const selection = select(store, params, CHECKSUM_STATES);
+  const selection = select(state, store, params, CHECKSUM_STATES);
   const base = `http://${req.headers.host ?? `${state.options.host}:${state.options.port}`}${path}`;
   // Grape validates every declared parameter: a bad `sort` is a 400 even when offset pagination ignores it.
   if (plural) enumParam(params, 'sort', ['asc', 'desc']);
@@ -299,7 +322,7 @@ function recalculateOne(state: StandInState, store: ModelStore, modelName: strin
   requirePrimary(state);
   if (!/^\d+$/.test(value)) throw invalidType('record_identifier');
   requireVerifiable(store);
-  const index = findRecord(store, value);
+  const index = findRecord(state, store, value);
   const now = Date.now();
   store.start(index, now);
   if (!store.finish(index, now)) throw badRequest(`Verifying ${modelName}/${value} failed.`);
@@ -310,7 +333,7 @@ function bulkRecalculate(state: StandInState, store: ModelStore, params: URLSear
   requirePrimary(state);
   requireVerifiable(store);
   // Only the plural dialect filters the bulk job; the singular one re-verifies the whole model.
-  const selection = state.dialect === 'plural' ? select(store, params, CHECKSUM_STATES.filter((s) => s !== 'pending')) : { indices: null, accepts: () => true };
+  const selection = state.dialect === 'plural' ? select(state, store, params, CHECKSUM_STATES.filter((s) => s !== 'pending')) : { indices: null, accepts: () => true };
   // The job runs after the answer, as GitLab's Sidekiq job does.
   setImmediate(() => walk(store, selection, false, 0, (i) => {
     if (store.state[i] !== PENDING) store.markPending(i);

@@ -74,7 +74,11 @@ export class ModelStore {
       id += random() < 0.1 ? 2 + Math.floor(random() * 3) : 1;
       created += 1000 + Math.floor(random() * 60_000);
       this.ids[i] = id;
-      if (this.partitions) this.partitions[i] = 100 + Math.floor(random() * 50);
+      if (this.partitions) {
+        // Partitions fill one after another as ids grow (as GitLab's CI partitions do): keys ascend both ways.
+        const step = random() < 0.02 ? 1 : 0;
+        this.partitions[i] = i === 0 ? 100 : this.partitions[i - 1] + step;
+      }
       this.createdAt[i] = created;
       this.fileSize[i] = this.info.kind === 'repository' ? NaN : seedFileSize(random, i);
       const roll = random();

@@ -111,7 +111,8 @@ describe.each(DIALECTS)('batching, %s dialect', (dialect: Dialect) => {
     expect(calls).toHaveLength(2);
     const base64Call = calls.find((c) => c.every(isBase64Key))!;
     const integerCall = calls.find((c) => c.every((id) => !isBase64Key(id)))!;
-    expect(base64Call).toEqual([b1, b2, padded.replace(/=+$/, '')]);
+    // In GitLab's own (padded) spelling, whichever the client used.
+    expect(base64Call).toEqual([b1, b2, padded]);
     expect(integerCall).toEqual(['1', '2']);
 
     // The same holds for an integer model asked a base64 key.
@@ -126,7 +127,7 @@ describe.each(DIALECTS)('batching, %s dialect', (dialect: Dialect) => {
       ),
     );
     expect(mixed).toEqual({ int: { recordIdentifier: ids(lfs)[0], fileSize: String(lfs[0].file_size) }, b64: null });
-    expect(batchCalls(await h.upstream(), 'LFS_OBJECT').sort()).toEqual([[composite], [ids(lfs)[0]]].sort());
+    expect(batchCalls(await h.upstream(), 'LFS_OBJECT').sort()).toEqual([[`${composite}=`], [ids(lfs)[0]]].sort());
   });
 
   it('a missing key is null for that field only, while the others resolve, without an error', async () => {

@@ -28,6 +28,7 @@ const FLAGS = [
   'retry-after-s',
   'reset-rate',
   'malformed-rate',
+  'max-request-line-bytes',
   'help',
 ];
 
@@ -67,6 +68,7 @@ describe('command line', () => {
       [['--model-records', 'bogus=5'], /--model-records: unknown model "bogus"/],
       [['--unverifiable', 'projects,nope'], /--unverifiable: unknown model "nope"/],
       [['--feature-flag', 'maybe'], /--feature-flag must be on or off, got "maybe"/],
+      [['--max-request-line-bytes', '10'], /--max-request-line-bytes must be an integer between 256 and 1048576, got "10"/],
       [['extra'], /Unexpected argument 'extra'/],
     ];
     const runs = await limited<CliRun>(cases.map(([flags]) => () => runCli(['--port', '0', ...flags], 10_000)), 3);

@@ -44,7 +44,7 @@ async function probeMany(url: string, count: number): Promise<Outcome[]> {
 
 const kinds = (outcomes: Outcome[]) => [...new Set(outcomes.map((o) => o.kind))].sort();
 
-const ZERO = { latencyMs: 0, latencyJitterMs: 0, errorRate: 0, rateLimitRate: 0, resetRate: 0, malformedRate: 0 };
+const ZERO = { latencyMs: 0, latencyJitterMs: 0, errorRate: 0, rateLimitRate: 0, resetRate: 0, malformedRate: 0, rejectedIdentifiers: [] as string[] };
 
 /** Started with latency and rate limiting on; the other switches are flipped at run time. */
 let slow: StandaloneStandIn;
@@ -74,7 +74,7 @@ afterAll(async () => {
 describe('faults set on the command line', () => {
   it('reports them on the control API', async () => {
     expect(await slow.faults()).toEqual({ ...ZERO, latencyMs: 150, rateLimitRate: 1, retryAfterSeconds: 7 });
-    expect(await flaky.faults()).toEqual({ latencyMs: 0, latencyJitterMs: 20, errorRate: 0.5, rateLimitRate: 0.5, retryAfterSeconds: 4, resetRate: 0.3, malformedRate: 1 });
+    expect(await flaky.faults()).toEqual({ latencyMs: 0, latencyJitterMs: 20, errorRate: 0.5, rateLimitRate: 0.5, retryAfterSeconds: 4, resetRate: 0.3, malformedRate: 1, rejectedIdentifiers: [] });
   });
 
   it('--latency-ms delays and --rate-limit-rate 1 answers 429 with Retry-After from --retry-after-s', async () => {

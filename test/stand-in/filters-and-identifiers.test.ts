@@ -99,9 +99,12 @@ describe('composite keys (uploads started with --composite uploads)', () => {
       expect(Buffer.from(decoded).toString('base64').replace(/\+/g, '-').replace(/\//g, '_')).toBe(id);
     }
     expect(new Set(ids(uploads)).size).toBe(60);
-    // Ordered by primary key, which is the second value.
-    const keys = uploads.map((r) => Number(Buffer.from(r.record_identifier as string, 'base64url').toString().split(' ')[1]));
-    for (let i = 1; i < keys.length; i++) expect(keys[i]).toBeGreaterThan(keys[i - 1]);
+    // Ordered by primary key: partitions fill one after another as ids grow, so the keys ascend value by value too.
+    const keys = uploads.map((r) => Buffer.from(r.record_identifier as string, 'base64url').toString().split(' ').map(Number));
+    for (let i = 1; i < keys.length; i++) {
+      expect(keys[i][1]).toBeGreaterThan(keys[i - 1][1]);
+      expect(keys[i][0]).toBeGreaterThanOrEqual(keys[i - 1][0]);
+    }
     expect(uploads.some((r) => (r.record_identifier as string).endsWith('='))).toBe(true);
   });
 
@@ -143,6 +146,29 @@ describe('composite keys (uploads started with --composite uploads)', () => {
     expect([mixed.status, mixed.body]).toEqual([400, { message: '400 Bad request - invalid base64' }]);
     const noSpace = await call(`${si.api}/uploads?identifiers[]=${b64url('12345')}`);
     expect([noSpace.status, noSpace.body]).toEqual([400, { message: '400 Bad request - Invalid composite key format' }]);
+  });
+
+  it("decodes as strictly as Ruby's urlsafe_decode64: wrong padding or leftover bits are invalid base64", async () => {
+    // "1 23" is MSAyMw== (or MSAyMw); MSAyMx decodes to the same bytes in a lenient decoder, but its last bits are set.
+    for (const good of ['MSAyMw==', 'MSAyMw']) expect((await call(`${si.api}/uploads?identifiers[]=${good}`)).status).toBe(200);
+    for (const bad of ['MSAyMw=', 'MSAyMw===', 'MSAy==', 'MSAyMx', 'MSAyMx==']) {
+      const answer = await call(`${si.api}/uploads?identifiers[]=${bad}`);
+      expect([bad, answer.status, answer.body]).toEqual([bad, 400, { message: '400 Bad request - invalid base64' }]);
+    }
+  });
+
+  it('refuses the identifiers of the rejectedIdentifiers fault (a GitLab stricter than the gateway), and only those', async () => {
+    const [a, b] = [uploads[1].record_identifier as string, uploads[2].record_identifier as string];
+    expect((await si.setFaults({ rejectedIdentifiers: [b] })).status).toBe(200);
+    try {
+      const both = await call(`${si.api}/uploads?identifiers[]=${a}&identifiers[]=${b}`);
+      expect([both.status, both.body]).toEqual([400, { message: '400 Bad request - Invalid composite key format' }]);
+      expect((await call(`${si.api}/uploads/${b}`)).status).toBe(400);
+      expect((await call<ApiRecord[]>(`${si.api}/uploads?identifiers[]=${a}`)).body).toEqual([uploads[1]]);
+      expect((await si.setFaults({ rejectedIdentifiers: 'x' })).status).toBe(400);
+    } finally {
+      await si.setFaults({ rejectedIdentifiers: [] });
+    }
   });
 
   it('combines composite identifiers with checksum_state', async () => {
