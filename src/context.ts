@@ -1,6 +1,7 @@
 // What every resolver sees: the caller's own GitLab credentials and this operation's loaders.
 import { randomUUID } from 'node:crypto';
 import type { Config } from './config.js';
+import { MAX_TOKEN_LENGTH } from './errors.js';
 import type { Caller, GitLabClient } from './gitlab/client.js';
 import { RecordLoaders } from './gitlab/loaders.js';
 import type { PayloadSender } from './live/shared-execution.js';
@@ -27,14 +28,24 @@ export function connectionParamsHeaders(params: Readonly<Record<string, unknown>
   return { get: (name) => lower.get(name) ?? null };
 }
 
-/** The GitLab token of the request, taken from `Authorization: Bearer` or `PRIVATE-TOKEN`, in that order. */
+/** What a GitLab token can be: visible ASCII, and far shorter than MAX_TOKEN_LENGTH. */
+const TOKEN = /^[\x21-\x7e]+$/;
+
+/**
+ * The GitLab token of the request, taken from `Authorization: Bearer` or `PRIVATE-TOKEN`, in that order. One that
+ * cannot be a GitLab token (spaces or control characters inside, non-ASCII, too long) is refused here: it would only
+ * fail in GitLab's HTTP client, as an upstream error, after retries.
+ */
 export function callerFrom(headers: HeaderSource): Caller {
   const requestId = headers.get('x-request-id')?.slice(0, 128) || randomUUID();
-  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(headers.get('authorization') ?? '');
   const stats = { upstreamCalls: 0 };
-  if (bearer) return { token: bearer[1], header: 'authorization', requestId, stats };
-  const privateToken = headers.get('private-token')?.trim();
-  return { token: privateToken || null, header: 'private-token', requestId, stats };
+  const authorization = headers.get('authorization');
+  const bearer = authorization && /^Bearer\s/i.test(authorization) ? authorization.slice('Bearer'.length).trim() : '';
+  const header = bearer ? 'authorization' : 'private-token';
+  const token = bearer || (headers.get('private-token')?.trim() ?? '');
+  if (!token) return { token: null, header, requestId, stats };
+  if (token.length > MAX_TOKEN_LENGTH || !TOKEN.test(token)) return { token: null, header, requestId, stats, malformedToken: true };
+  return { token, header, requestId, stats };
 }
 
 /** Reports DataLoader batch sizes; made once per gateway rather than once per operation. */

@@ -15,5 +15,11 @@ export function gatewayError(code: ErrorCode, message: string, extensions: Recor
   return new GraphQLError(message, { extensions: { code, ...extensions } });
 }
 
-export const missingToken = () =>
-  gatewayError('UNAUTHENTICATED', 'A GitLab token is required: send "Authorization: Bearer <token>" or "PRIVATE-TOKEN: <token>".');
+/** The longest token the gateway passes on: GitLab's are far shorter. */
+export const MAX_TOKEN_LENGTH = 1024;
+
+/** What a caller without a usable token is told: that none came, or that what came cannot be a GitLab token. */
+export const missingToken = (caller?: { malformedToken?: boolean }) =>
+  caller?.malformedToken
+    ? gatewayError('UNAUTHENTICATED', `The GitLab token is malformed: a token is 1 to ${MAX_TOKEN_LENGTH} visible ASCII characters, without spaces or control characters.`)
+    : gatewayError('UNAUTHENTICATED', 'A GitLab token is required: send "Authorization: Bearer <token>" or "PRIVATE-TOKEN: <token>".');

@@ -8,6 +8,7 @@ import type { Config } from './config.js';
 import { GitLabClient } from './gitlab/client.js';
 import { GRAPHIQL_ASSETS_PATH, serveGraphiQLAsset } from './graphiql.js';
 import { InMemoryChangeBus } from './live/pubsub.js';
+import { TokenChecker } from './live/token-checker.js';
 import { Watcher } from './live/watcher.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
@@ -43,7 +44,9 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
     metrics.upstreamRequests.inc({ route: e.route, method: e.method, status: String(e.status) });
     metrics.upstreamDuration.observe({ route: e.route, method: e.method }, e.durationMs / 1000);
   });
-  const live = new Watcher(client, new InMemoryChangeBus(), config.live, metrics);
+  // One cache of GitLab's verdicts on tokens: the WebSocket connection check and the live layer's checks share it.
+  const tokens = new TokenChecker(client, { ...config.tokenCache, freshMs: config.live.authRecheckMs });
+  const live = new Watcher(client, new InMemoryChangeBus(), config.live, metrics, tokens);
   const yoga = createGatewayYoga(config, { client, live, logger, metrics, demoToken: options.demoToken });
   const readinessToken = config.readinessToken ?? options.demoToken ?? null;
   let probing: ReturnType<GitLabClient['probe']> | null = null;
@@ -85,7 +88,7 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
     });
   });
   const sockets = new WebSocketServer({ noServer: true, path: yoga.graphqlEndpoint, maxPayload: config.limits.requestBodyBytes, handleProtocols });
-  const acceptGraphqlWs = attachGraphqlWs(yoga, config, metrics, logger);
+  const acceptGraphqlWs = attachGraphqlWs(yoga, config, metrics, logger, tokens);
   // The upgrade is handled here rather than by ws so the raw socket is at hand (see Outbox); a wrong path still gets 400.
   server.on('upgrade', (request: IncomingMessage, raw: Duplex, head: Buffer) => {
     sockets.handleUpgrade(request, raw, head, (socket) => acceptGraphqlWs(socket, request, raw));

@@ -7,6 +7,8 @@ import { CloseCode, makeServer, MessageType, validateMessage, type SubscribePayl
 import { WebSocket } from 'ws';
 import type { Config } from './config.js';
 import { Interner } from './interning.js';
+import { valueNestsDeeperThan } from './nesting.js';
+import type { TokenChecker } from './live/token-checker.js';
 import type { PayloadSender } from './live/shared-execution.js';
 import { Outbox } from './ws-outbox.js';
 import { callerFrom, connectionParamsHeaders, type GatewayContext } from './context.js';
@@ -16,6 +18,9 @@ import type { GatewayYoga } from './yoga.js';
 
 /** How often an idle socket is pinged; one that does not answer within the same time is dropped. */
 const KEEP_ALIVE_MS = 12_000;
+
+/** RFC 6455's "Try Again Later": GitLab could not judge the token; graphql-ws clients retry it. */
+const TRY_AGAIN_LATER = 1013;
 
 /** Yoga marks parse and validation errors with an HTTP status for its own responses; it means nothing on a WebSocket. */
 function withoutHttpExtension(error: GraphQLError): GraphQLError {
@@ -64,19 +69,33 @@ function compactSubscribe(text: string, payloads: Map<string, SubscribePayload>)
   return JSON.stringify({ id: message.id, type: MessageType.Subscribe, payload: { query: '' } });
 }
 
-export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metrics, logger: Logger) {
+export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metrics, logger: Logger, tokens: TokenChecker) {
   const sharedVariables = new Interner<Record<string, unknown>>();
   const protocol = makeServer<Record<string, unknown>, Extra>({
     execute: (args) => (args.rootValue as Executor).execute(args) as never,
     subscribe: (args) => (args.rootValue as Executor).subscribe(args) as never,
-    // No token, no connection: closed with 4403 before anything reaches GitLab.
-    onConnect: (ctx) => callerFrom(connectionParamsHeaders(ctx.connectionParams)).token !== null,
+    // No session before GitLab accepts the token. None, or a malformed one: 4403 before anything reaches GitLab; one
+    // GitLab refuses: 4403 too; GitLab down or failing: 1013. Verdicts are cached per token (TokenChecker).
+    onConnect: async (ctx) => {
+      const caller = callerFrom(connectionParamsHeaders(ctx.connectionParams));
+      if (caller.token === null) return false;
+      // A request id of its own: the client's would reach GitLab as a header, unchecked.
+      const admission = await tokens.admit({ token: caller.token, header: caller.header, requestId: randomUUID() });
+      if (admission === 'accepted') return true;
+      // graphql-ws then closes with 4403, which does nothing to a socket already closing with 1013.
+      if (admission === 'unavailable') ctx.extra.socket.close(TRY_AGAIN_LATER, 'GitLab could not check the token; try again later.');
+      return false;
+    },
     onSubscribe: async (ctx, id, compact) => {
       const payload = ctx.extra.payloads.get(id) ?? compact;
       ctx.extra.payloads.delete(id);
       const active = ctx.extra.operations;
       if (active.size >= config.live.maxSubscriptionsPerConnection) {
         return [new GraphQLError(`At most ${config.live.maxSubscriptionsPerConnection} subscriptions per connection.`, { extensions: { code: 'BAD_USER_INPUT' } })];
+      }
+      // Before anything recursive (JSON.stringify below) walks them: nested too deep, they would overflow its stack.
+      if (valueNestsDeeperThan(payload.variables, config.limits.nesting)) {
+        return [new GraphQLError(`Variables nesting limit of ${config.limits.nesting} exceeded.`, { extensions: { code: 'BAD_USER_INPUT' } })];
       }
       // A thousand viewers of one dashboard send the same variables: keep one copy for as long as they watch.
       if (payload.variables) {
@@ -128,7 +147,13 @@ export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metr
   /** Called by the HTTP server's upgrade handler, which owns the raw socket the outbox writes frames to. */
   return function accept(socket: WebSocket, request: IncomingMessage, raw: Duplex): void {
     metrics.sockets.inc();
-    const outbox = new Outbox(socket, raw, () => metrics.slowReaderWaits.inc());
+    const outbox = new Outbox(socket, raw, () => metrics.slowReaderWaits.inc(), {
+      maxBufferedBytes: config.wsMaxBufferedBytes,
+      onOverflow: () => {
+        metrics.overflowCloses.inc();
+        logger.warn({ maxBufferedBytes: config.wsMaxBufferedBytes }, 'a WebSocket client fell too far behind; cut off');
+      },
+    });
     const fail = (error: unknown, what: string) => {
       logger.error({ err: error }, `${what}; closing the WebSocket`);
       socket.close(CloseCode.InternalServerError, 'Internal server error');
@@ -162,6 +187,7 @@ export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metr
     );
     socket.once('close', (code, reason) => {
       metrics.sockets.dec();
+      metrics.peakBufferedBytes.observe(outbox.peakBytes);
       if (pongWait) clearTimeout(pongWait);
       clearInterval(pingTimer);
       void closed(code, String(reason));

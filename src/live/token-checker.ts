@@ -1,7 +1,10 @@
-// Each subscriber's own token is checked by GitLab: once when it subscribes, then again every period.
+// GitLab's verdict on each token, one cache for the whole gateway: the WebSocket connection check asks it before
+// `connection_ack`, and each subscriber's token is checked when it subscribes and again every period.
+// Entries are keyed by a hash of the token (never the token), bounded in number (the oldest go) and in age.
+import { createHash } from 'node:crypto';
 import { GraphQLError } from 'graphql';
 import type { Caller, GitLabClient } from '../gitlab/client.js';
-import type { ModelInfo } from '../models.js';
+import { MODELS_BY_ENUM, type ModelInfo } from '../models.js';
 
 /** GitLab's verdict on a token: the errors that mean "this token may not read this". */
 export function isAuthError(error: unknown): error is GraphQLError {
@@ -9,26 +12,51 @@ export function isAuthError(error: unknown): error is GraphQLError {
   return code === 'UNAUTHENTICATED' || code === 'FORBIDDEN';
 }
 
+/** What the connection check concludes: GitLab took the token, refused it, or could not say (down, failing, slow). */
+export type Admission = 'accepted' | 'refused' | 'unavailable';
+
+export interface TokenCacheOptions {
+  /** How long the connection check trusts GitLab's last verdict on a token. */
+  ttlMs: number;
+  /** How long after GitLab accepted a token a new subscriber need not be checked again (the re-check period). */
+  freshMs: number;
+  /** Tokens remembered at most; the least recently checked go first. */
+  maxEntries: number;
+}
+
+interface Entry {
+  acceptedAt?: number;
+  refusedAt?: number;
+  /** The connection check under way: sockets that come meanwhile share its answer. */
+  checking?: Promise<Admission>;
+}
+
+/** PROJECT is a model of both dialects: a page of one of it is the cheapest call that needs an accepted token. */
+const PROJECT = MODELS_BY_ENUM.get('PROJECT')!;
+
+const keyOf = (token: string | null) => createHash('sha256').update(token ?? '').digest('base64');
+
 export class TokenChecker {
-  private readonly verifiedAt = new Map<string, number>();
+  /** In the order entries were last written: the first is the one to evict. */
+  private readonly entries = new Map<string, Entry>();
 
   constructor(
     private readonly client: GitLabClient,
-    readonly freshMs: number,
+    private readonly options: TokenCacheOptions,
   ) {}
 
   /** Whether GitLab accepted this token within the last period. */
   isFresh(token: string): boolean {
-    const at = this.verifiedAt.get(token);
-    return at !== undefined && Date.now() - at < this.freshMs;
+    const at = this.entries.get(keyOf(token))?.acceptedAt;
+    return at !== undefined && Date.now() - at < this.options.freshMs;
   }
 
   markVerified(token: string): void {
-    this.verifiedAt.set(token, Date.now());
+    this.write(keyOf(token), { acceptedAt: Date.now() });
   }
 
   forget(token: string): void {
-    this.verifiedAt.delete(token);
+    this.entries.delete(keyOf(token));
   }
 
   /**
@@ -42,8 +70,63 @@ export class TokenChecker {
       return null;
     } catch (error) {
       if (!isAuthError(error)) return null;
-      this.forget(caller.token ?? '');
+      this.write(keyOf(caller.token), { refusedAt: Date.now() });
       return error;
+    }
+  }
+
+  /**
+   * The connection check: GitLab's verdict on the caller's token, from the cache while it is recent, else from one
+   * call shared by every socket that asks meanwhile. Only GitLab's verdicts are kept, never an outage.
+   */
+  admit(caller: Caller): Promise<Admission> {
+    const key = keyOf(caller.token);
+    const entry = this.entries.get(key);
+    const now = Date.now();
+    if (entry?.acceptedAt !== undefined && now - entry.acceptedAt < this.options.ttlMs) return Promise.resolve('accepted');
+    if (entry?.refusedAt !== undefined && now - entry.refusedAt < this.options.ttlMs) return Promise.resolve('refused');
+    if (entry?.checking) return entry.checking;
+    const checking: Promise<Admission> = this.ask(caller).then((admission) => {
+      this.record(key, checking, admission);
+      return admission;
+    });
+    this.write(key, { ...entry, checking });
+    return checking;
+  }
+
+  private async ask(caller: Caller): Promise<Admission> {
+    // No counters of an operation: the socket's first operation must not be charged with this call.
+    const asking: Caller = { token: caller.token, header: caller.header, requestId: caller.requestId };
+    try {
+      await this.client.list(asking, PROJECT, { perPage: 1, page: { flavour: 'offset', page: 1 } });
+      return 'accepted';
+    } catch (error) {
+      if (isAuthError(error)) return 'refused';
+      // A 404 (the API disabled) or a 400 comes after GitLab has authenticated the token: it is good.
+      const code = error instanceof GraphQLError ? error.extensions.code : undefined;
+      return code === 'NOT_FOUND' || code === 'BAD_USER_INPUT' ? 'accepted' : 'unavailable';
+    }
+  }
+
+  private record(key: string, checking: Promise<Admission>, admission: Admission): void {
+    if (admission === 'accepted') return this.write(key, { acceptedAt: Date.now() });
+    if (admission === 'refused') return this.write(key, { refusedAt: Date.now() });
+    // An outage is no verdict: the next socket asks again.
+    const entry = this.entries.get(key);
+    if (entry?.checking !== checking) return;
+    if (entry.acceptedAt === undefined && entry.refusedAt === undefined) this.entries.delete(key);
+    else delete entry.checking;
+  }
+
+  /** Replaces an entry, making it the newest; then drops what is too old, and the oldest beyond the bound. */
+  private write(key: string, entry: Entry): void {
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    const expiredBefore = Date.now() - Math.max(this.options.ttlMs, this.options.freshMs);
+    for (const [oldest, first] of this.entries) {
+      const expired = !first.checking && Math.max(first.acceptedAt ?? -Infinity, first.refusedAt ?? -Infinity) < expiredBefore;
+      if (!expired && this.entries.size <= this.options.maxEntries) break;
+      this.entries.delete(oldest);
     }
   }
 }

@@ -70,15 +70,21 @@ describe('graphql-ws connection_init', () => {
     }
   });
 
-  it('a token GitLab refuses gets its error, and the subscription ends', async () => {
-    const viaWs = ws({ Authorization: `Bearer ${USER}` }).subscribe({ model: 'PROJECT', identifiers: ['1'] });
-    const unknown = ws({ 'PRIVATE-TOKEN': 'glpat-nobody' }).subscribe({ model: 'PROJECT', identifiers: ['1'] });
-    const viaSse = sse(USER).subscribe({ model: 'PROJECT', identifiers: ['1'] });
-    for (const [sub, code] of [[viaWs, 'FORBIDDEN'], [unknown, 'UNAUTHENTICATED'], [viaSse, 'FORBIDDEN']] as const) {
-      await sub.waitFor((s) => s.completed, 'the subscription to complete');
-      expect(codes(sub)).toEqual([code]);
-      expect(sub.changes).toEqual([]);
+  it('a token GitLab refuses (401 or 403) gets no session: the socket is closed with 4403 before connection_ack', async () => {
+    for (const params of [{ Authorization: `Bearer ${USER}` }, { 'PRIVATE-TOKEN': 'glpat-nobody' }] as Record<string, string>[]) {
+      const conn = ws(params);
+      const sub = conn.subscribe({ model: 'PROJECT', identifiers: ['1'] });
+      await sub.waitFor((s) => s.received.length > 0, `the close of ${JSON.stringify(params)}`);
+      expect(conn.closes, JSON.stringify(params)).toEqual([{ code: 4403, reason: 'Forbidden' }]);
+      expect(sub.received).toEqual([expect.objectContaining({ kind: 'error', error: expect.objectContaining({ code: 4403 }) })]);
     }
+  });
+
+  it('over SSE, a token GitLab refuses gets its error, and the subscription ends', async () => {
+    const viaSse = sse(USER).subscribe({ model: 'PROJECT', identifiers: ['1'] });
+    await viaSse.waitFor((s) => s.completed, 'the subscription to complete');
+    expect(codes(viaSse)).toEqual(['FORBIDDEN']);
+    expect(viaSse.changes).toEqual([]);
   });
 });
 

@@ -2,7 +2,7 @@
 // Every refusal comes before any call to GitLab.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Harness } from '../support/gateway.js';
-import { sseConnection, sleep, startLive, until, wsConnection, type Subscriber } from './helpers.js';
+import { rawSocket, sseConnection, sleep, startLive, until, wsConnection, type Subscriber } from './helpers.js';
 
 const MAX_IDENTIFIERS = 5;
 const MAX_PER_CONNECTION = 2;
@@ -13,8 +13,10 @@ const cleanups: (() => unknown)[] = [];
 beforeAll(async () => {
   h = await startLive(
     { verifyIntervalMs: 0 },
-    { LIVE_FAST_POLL_MS: '100', LIVE_SLOW_POLL_MS: '300', LIVE_MAX_IDENTIFIERS: String(MAX_IDENTIFIERS), LIVE_MAX_SUBSCRIPTIONS_PER_CONNECTION: String(MAX_PER_CONNECTION) },
+    { LIVE_FAST_POLL_MS: '100', LIVE_SLOW_POLL_MS: '300', LIVE_MAX_IDENTIFIERS: String(MAX_IDENTIFIERS), LIVE_MAX_SUBSCRIPTIONS_PER_CONNECTION: String(MAX_PER_CONNECTION), TOKEN_CACHE_MS: '3600000' },
   );
+  // The token's connection check (one call) comes first: a refused subscription then costs GitLab nothing at all.
+  (await rawSocket(h, () => {})).terminate();
 });
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
