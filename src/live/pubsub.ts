@@ -17,6 +17,8 @@ export interface RecordChange {
 export interface ChangeBatch {
   model: string;
   changes: RecordChange[];
+  /** recordKey() of the records GitLab knew and this observation answered as absent. */
+  disappeared: string[];
 }
 
 export interface ChangeBus {

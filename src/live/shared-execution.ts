@@ -34,10 +34,27 @@ function shapeOf(args: ExecutionArgs): { key: string; variables: { id: number } 
   return { key: `${documentId}:${variables.id}:${args.operationName ?? ''}`, variables };
 }
 
-/** What an event shares with other subscribers' events (see LiveEvent): its change or its batch. */
+/** One object per (change, list of unknown identifiers) pair, for as long as both live. */
+const pairs = new WeakMap<object, WeakMap<object, object>>();
+
+function pairOf(a: object, b: object): object {
+  let withA = pairs.get(a);
+  if (!withA) pairs.set(a, (withA = new WeakMap()));
+  let pair = withA.get(b);
+  if (!pair) withA.set(b, (pair = {}));
+  return pair;
+}
+
+/**
+ * What an event shares with other subscribers' events (see LiveEvent): its batch, or its change together with the
+ * unknown identifiers it carries (one list object per watch set, see identifiersOf in subscription.ts).
+ */
 function sharedSourceOf(event: unknown): object | null {
   if (typeof event !== 'object' || event === null) return null;
-  if ('change' in event) return event.change as object;
+  if ('change' in event) {
+    const { change, unknownIdentifiers } = event as { change: object; unknownIdentifiers: readonly unknown[] };
+    return unknownIdentifiers.length === 0 ? change : pairOf(change, unknownIdentifiers);
+  }
   if ('batch' in event) return event.batch as object;
   return null;
 }

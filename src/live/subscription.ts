@@ -7,22 +7,32 @@ import type { Caller, RecordJson } from '../gitlab/client.js';
 import { recordKey } from '../gitlab/loaders.js';
 import { Interner } from '../interning.js';
 import type { ModelInfo } from '../models.js';
+import { CallNotWanted } from './call-budget.js';
 import type { ChangeBatch, RecordChange } from './pubsub.js';
-import type { Watch, Watcher } from './watcher.js';
+import type { Snapshot, Watch, Watcher } from './watcher.js';
 
 /** A drained buffer that never held more than this keeps its array; a bigger one is let go. */
 const SMALL_BUFFER = 16;
 /** Events a stream hands over in a row before it lets the event loop turn. */
 const YIELD_EVERY = 16;
 
+/** The one empty list of identifiers every event without unknown ones shares. */
+export const NO_IDENTIFIERS: readonly string[] = Object.freeze([]);
+
 /** The watched records' changes of one observation, or (first) their current states. */
 export interface RecordBatch {
   readonly changes: readonly RecordChange[];
+  /**
+   * Watched identifiers, as the subscriber spelt them, that GitLab answered as absent: every one in the first batch,
+   * then those whose record disappeared in this observation.
+   */
+  readonly unknownIdentifiers: readonly string[];
 }
 
-export type ChangeEvent = { change: RecordChange; model: ModelInfo };
+/** `unknownIdentifiers`: the ones GitLab answered as absent since the subscriber's previous event (see RecordBatch). */
+export type ChangeEvent = { change: RecordChange; model: ModelInfo; unknownIdentifiers: readonly string[] };
 export type BatchEvent = { batch: RecordBatch; model: ModelInfo };
-export type LiveEvent = ChangeEvent | BatchEvent | { revoked: GraphQLError };
+export type LiveEvent = ChangeEvent | BatchEvent | { failed: GraphQLError };
 
 /** How a stream hands out changes: one event per record change, or one per observation. */
 export type Delivery = 'each' | 'batch';
@@ -56,9 +66,19 @@ function batchFor(batch: ChangeBatch, watched: WatchSet): RecordBatch | null {
   let mine = bySet.get(watched);
   if (mine === undefined) {
     const changes = batch.changes.filter((change) => watched.places.has(change.key));
-    bySet.set(watched, (mine = changes.length > 0 ? { changes } : null));
+    const unknownIdentifiers = batch.disappeared.length === 0 ? NO_IDENTIFIERS : identifiersOf(watched, batch.disappeared.filter((key) => watched.keys.has(key)));
+    bySet.set(watched, (mine = changes.length > 0 || unknownIdentifiers.length > 0 ? { changes, unknownIdentifiers } : null));
   }
   return mine;
+}
+
+/** These watched keys as the subscribers of the set spelt them: the set's last such list when it is the same. */
+function identifiersOf(watched: WatchSet, keys: readonly string[]): readonly string[] {
+  if (keys.length === 0) return NO_IDENTIFIERS;
+  const identifiers = keys.map((key) => watched.keys.get(key)!);
+  const last = watched.lastUnknown;
+  if (last && last.length === identifiers.length && last.every((id, i) => id === identifiers[i])) return last;
+  return (watched.lastUnknown = identifiers);
 }
 
 /**
@@ -71,14 +91,10 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
   /** Whom to tell once there may be something to take (see take()). */
   private wake: (() => void) | null = null;
   private ended = false;
+  /** Set once the current states are handed out; the batches published before are in them (see start()). */
   private started = false;
-  private early: ChangeBatch[] = [];
-  /**
-   * While starting, what this subscriber was last sent of each record (by its place in the watch set), so a change
-   * that arrives during the first read is not sent again with the current state. Once started, the watcher's changes
-   * are a chain of different states, so nothing needs it: it is let go (it is 8 bytes per watched record).
-   */
-  private lastSent: Array<string | undefined> | null;
+  /** One event per change only: unknown identifiers no event has carried yet (a record disappeared, none changed). */
+  private owedUnknown: readonly string[] = NO_IDENTIFIERS;
   private stopWatching: (() => void) | null = null;
   private servedSinceYield = 0;
 
@@ -87,52 +103,43 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
     private readonly model: ModelInfo,
     private readonly watched: WatchSet,
     private readonly delivery: Delivery,
-  ) {
-    this.lastSent = new Array<string | undefined>(watched.keys.size);
-  }
+  ) {}
 
-  /** Watches first, then reads the current state, so nothing that happens in between is lost. */
+  /**
+   * Watches first, then reads the current state. Nothing that happens in between is lost: the watcher's snapshot after
+   * the read holds the read's answer or newer, so every batch published meanwhile is in it, and none needs keeping.
+   */
   async start(caller: Caller): Promise<this> {
     const watch: Watch = {
       caller,
       model: this.model,
       keys: this.watched.keys,
-      deliver: (batch) => (this.started ? this.offerBatch(batch) : this.early.push(batch)),
-      revoke: (error) => this.revoke(error),
+      deliver: (batch) => {
+        if (this.started) this.offerBatch(batch);
+      },
+      fail: (error) => this.fail(error),
       end: () => void this.return(),
     };
     this.stopWatching = this.watcher.watch(watch);
     try {
       const token = caller.token!;
-      let records = this.watcher.tokens.isFresh(token) ? this.watcher.snapshot(this.model, this.watched.keys.keys()) : null;
-      if (!records) {
+      let seen = this.watcher.tokens.isFresh(token) ? this.watcher.snapshot(this.model, this.watched.keys.keys()) : null;
+      if (!seen) {
         // This read is also the subscriber's own token check.
-        const found = await this.watcher.read(caller, this.model, this.watched.keys.values());
+        let found = await this.watcher.read(caller, this.model, this.watched.keys);
+        // A read sent before this subscriber came may have skipped calls nobody watched then: ask again, alone.
+        if (!this.ended && this.someSkipped(found)) found = await this.watcher.read(caller, this.model, this.watched.keys, false);
+        // Ended meanwhile (failed, or the gateway is closing): what it was told is in the buffer.
+        if (this.ended) return this;
         for (const key of this.watched.keys.keys()) {
           const value = found.get(key);
           if (value instanceof Error) throw value;
         }
         this.watcher.tokens.markVerified(token);
-        // What the watcher holds now is this read, or newer, and every change published meanwhile is in it: the
-        // current states are the ones all subscribers share, and the changes that came early are already in them.
-        records = this.watcher.snapshot(this.model, this.watched.keys.keys());
-        if (records) {
-          this.early = [];
-        } else {
-          // A record GitLab does not know is never observed: the read's own answer, and the early changes after it.
-          records = [];
-          for (const key of this.watched.keys.keys()) {
-            const value = found.get(key);
-            if (value && !(value instanceof Error)) records.push(value);
-          }
-        }
+        seen = this.watcher.snapshot(this.model, this.watched.keys.keys()) ?? this.answerOf(found);
       }
-      this.offerFirst(records.map((record) => this.watcher.firstEventOf(this.model, record)));
+      this.offerFirst(seen);
       this.started = true;
-      const early = this.early;
-      this.early = [];
-      for (const batch of early) this.offerBatch(batch);
-      this.lastSent = null;
       return this;
     } catch (error) {
       await this.return();
@@ -140,54 +147,70 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
     }
   }
 
+  private someSkipped(found: Map<string, RecordJson | Error>): boolean {
+    for (const key of this.watched.keys.keys()) if (found.get(key) instanceof CallNotWanted) return true;
+    return false;
+  }
+
+  /** The read's own answer, should the watcher hold nothing of these records (it always does while they are watched). */
+  private answerOf(found: Map<string, RecordJson | Error>): Snapshot {
+    const records: RecordJson[] = [];
+    const unknownKeys: string[] = [];
+    for (const key of this.watched.keys.keys()) {
+      const value = found.get(key);
+      if (value === undefined) unknownKeys.push(key);
+      else if (!(value instanceof Error)) records.push(value);
+    }
+    return { records, unknownKeys };
+  }
+
   /** The current states: in a batch stream one batch, shared by every subscriber of the set who gets the same states. */
-  private offerFirst(changes: RecordChange[]): void {
+  private offerFirst({ records, unknownKeys }: Snapshot): void {
+    const changes = records.map((record) => this.watcher.firstEventOf(this.model, record));
+    const unknownIdentifiers = identifiersOf(this.watched, unknownKeys);
     if (this.delivery === 'each') {
-      for (const change of changes) this.offer(change);
+      this.owedUnknown = unknownIdentifiers;
+      for (const change of changes) this.offerChange(change);
       return;
     }
     const last = this.watched.firstBatch;
-    const same = last !== undefined && last.changes.length === changes.length && changes.every((change, i) => last.changes[i] === change);
-    const batch = same ? last : (this.watched.firstBatch = { changes: changes.filter((change) => this.watched.places.has(change.key)) });
-    this.offerShared(batch);
+    const same = last !== undefined && last.unknownIdentifiers === unknownIdentifiers && last.changes.length === changes.length && changes.every((change, i) => last.changes[i] === change);
+    const batch = same ? last : (this.watched.firstBatch = { changes, unknownIdentifiers });
+    if (changes.length > 0 || unknownIdentifiers.length > 0) this.push({ batch, model: this.model });
   }
 
   private offerBatch(batch: ChangeBatch): void {
-    if (this.delivery === 'each') {
-      for (const change of batch.changes) this.offer(change);
-      return;
-    }
     const mine = batchFor(batch, this.watched);
-    if (mine) this.offerShared(mine);
+    if (!mine) return;
+    if (this.delivery === 'batch') return this.push({ batch: mine, model: this.model });
+    this.owe(mine.unknownIdentifiers);
+    for (const change of mine.changes) this.offerChange(change);
   }
 
-  private offer(change: RecordChange): void {
-    if (this.isNew(change)) this.push({ change, model: this.model });
+  /** One event per change: the change, with the unknown identifiers owed so far. */
+  private offerChange(change: RecordChange): void {
+    let unknownIdentifiers = this.owedUnknown;
+    this.owedUnknown = NO_IDENTIFIERS;
+    if (unknownIdentifiers.length > 0) {
+      // A record that disappeared and came back is known again.
+      const identifier = this.watched.keys.get(change.key);
+      if (unknownIdentifiers.includes(identifier!)) unknownIdentifiers = unknownIdentifiers.filter((id) => id !== identifier);
+    }
+    this.push({ change, model: this.model, unknownIdentifiers });
   }
 
-  /** A shared batch as it is, unless this subscriber already has some of its states: then a batch of its own without them. */
-  private offerShared(batch: RecordBatch): void {
-    const changes = this.lastSent ? batch.changes.filter((change) => this.isNew(change)) : batch.changes;
-    if (changes.length > 0) this.push({ batch: changes.length === batch.changes.length ? batch : { changes }, model: this.model });
+  private owe(identifiers: readonly string[]): void {
+    if (identifiers.length === 0) return;
+    this.owedUnknown = this.owedUnknown.length === 0 ? identifiers : [...new Set([...this.owedUnknown, ...identifiers])];
   }
 
-  /** Whether this watched record's state is new to the subscriber, noting it as sent (checked only while starting). */
-  private isNew(change: RecordChange): boolean {
-    const place = this.watched.places.get(change.key);
-    if (place === undefined) return false;
-    if (!this.lastSent) return true;
-    if (this.lastSent[place] === change.signature) return false;
-    this.lastSent[place] = change.signature;
-    return true;
-  }
-
-  private revoke(error: GraphQLError): void {
-    this.push({ revoked: error });
+  private fail(error: GraphQLError): void {
+    this.push({ failed: error });
     this.stop();
   }
 
   private push(event: LiveEvent): void {
-    if (this.ended && !('revoked' in event)) return;
+    if (this.ended && !('failed' in event)) return;
     this.buffer.push(event);
     this.bufferGrewTo = Math.max(this.bufferGrewTo, this.buffer.length);
     if (this.buffer.length > this.mostBuffered()) this.coalesce();
@@ -208,17 +231,26 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
   /**
    * Merges what is buffered into the latest state of each record, chained to the state this subscriber was last sent
    * (the previousState of its first buffered change): intermediate states are skipped, as between two polls, and the
-   * buffer stays within one event per watched record however far behind the client falls.
+   * buffer stays within one event per watched record however far behind the client falls. A record that disappeared
+   * after its buffered changes is only listed as unknown; one that came back after being listed is known again.
    */
   private coalesce(): void {
     const latest = new Map<string, RecordChange>();
-    let revoked: LiveEvent | undefined;
+    const unknown = new Map<string, string>();
+    let failed: LiveEvent | undefined;
     for (const event of this.buffer) {
-      if ('revoked' in event) {
-        revoked = event;
+      if ('failed' in event) {
+        failed = event;
         continue;
       }
-      for (const change of 'change' in event ? [event.change] : event.batch.changes) {
+      const [changes, identifiers] = 'change' in event ? [[event.change], event.unknownIdentifiers] : [event.batch.changes, event.batch.unknownIdentifiers];
+      for (const identifier of identifiers) {
+        const key = recordKey(identifier)!.key;
+        latest.delete(key);
+        unknown.set(key, identifier);
+      }
+      for (const change of changes) {
+        unknown.delete(change.key);
         const earlier = latest.get(change.key);
         // Re-inserted, so the records come in the order of their latest change.
         latest.delete(change.key);
@@ -227,8 +259,15 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
     }
     const before = this.buffer.length;
     const changes = [...latest.values()];
-    this.buffer = this.delivery === 'each' ? changes.map((change) => ({ change, model: this.model })) : [{ batch: { changes }, model: this.model }];
-    if (revoked) this.buffer.push(revoked);
+    const unknownIdentifiers = unknown.size === 0 ? NO_IDENTIFIERS : [...unknown.values()];
+    if (this.delivery === 'each') {
+      this.buffer = changes.map((change, i) => ({ change, model: this.model, unknownIdentifiers: i === 0 ? unknownIdentifiers : NO_IDENTIFIERS }));
+      // Nothing to carry them: the next event will.
+      if (changes.length === 0) this.owedUnknown = unknownIdentifiers.length === 0 ? this.owedUnknown : [...new Set([...unknownIdentifiers, ...this.owedUnknown])];
+    } else {
+      this.buffer = changes.length > 0 || unknownIdentifiers.length > 0 ? [{ batch: { changes, unknownIdentifiers }, model: this.model }] : [];
+    }
+    if (failed) this.buffer.push(failed);
     this.watcher.noteCoalesced(before - this.buffer.length);
   }
 
@@ -293,6 +332,8 @@ export interface WatchSet {
   places: Map<string, number>;
   /** The last first batch handed out, reused while the records' current states are the same objects. */
   firstBatch?: RecordBatch;
+  /** The last list of unknown identifiers handed out, reused while it is the same (see identifiersOf). */
+  lastUnknown?: readonly string[];
 }
 
 const watchSets = new Interner<WatchSet>();
@@ -300,7 +341,7 @@ const watchSets = new Interner<WatchSet>();
 /** Checks a subscription's arguments and opens its stream. */
 export async function watchRecords(ctx: GatewayContext, model: ModelInfo, identifiers: readonly string[], delivery: Delivery): Promise<RecordStream> {
   const { maxIdentifiers } = ctx.config.live;
-  if (!ctx.caller.token) throw missingToken();
+  if (!ctx.caller.token) throw missingToken(ctx.caller);
   if (identifiers.length === 0) throw gatewayError('BAD_USER_INPUT', 'identifiers must name at least one record.');
   if (identifiers.length > maxIdentifiers) throw gatewayError('BAD_USER_INPUT', `A subscription watches at most ${maxIdentifiers} records, got ${identifiers.length}.`);
   const keys = new Map<string, string>();

@@ -3,6 +3,7 @@ import { GraphQLError } from 'graphql';
 import type { Caller, GitLabClient, RecordJson } from '../gitlab/client.js';
 import { fetchByIdentifiers, recordKey } from '../gitlab/loaders.js';
 import type { ChecksumStateName, ModelInfo } from '../models.js';
+import { CallBudget, CallNotWanted } from './call-budget.js';
 import type { ChangeBatch, ChangeBus, RecordChange } from './pubsub.js';
 import { isAuthError, TokenChecker } from './token-checker.js';
 import type { Metrics } from '../metrics.js';
@@ -10,12 +11,14 @@ import type { Metrics } from '../metrics.js';
 export interface LiveOptions {
   /** Pace while any watched record is pending or started, or just after a recalculation. */
   fastPollMs: number;
-  /** Pace while every watched record is settled. */
+  /** Pace while every watched record is settled, or unknown to GitLab. */
   slowPollMs: number;
   /** How often each subscriber's token is checked again. */
   authRecheckMs: number;
   /** Longest wait between polls while GitLab fails. */
   maxBackoffMs: number;
+  /** Calls to GitLab the live layer starts per second at most: polls, first reads and token re-checks together. */
+  maxUpstreamCallsPerSecond: number;
 }
 
 /** One subscription, as the watcher sees it. */
@@ -26,7 +29,8 @@ export interface Watch {
   keys: Map<string, string>;
   /** Every batch of the model's changes: the watch picks out its own records. */
   deliver(batch: ChangeBatch): void;
-  revoke(error: GraphQLError): void;
+  /** Ends the subscription with this error: a token GitLab stopped accepting, an identifier GitLab refuses. */
+  fail(error: GraphQLError): void;
   /** The gateway is shutting down: complete the subscription. */
   end(): void;
 }
@@ -42,11 +46,19 @@ interface Observed {
   firstEvent?: RecordChange;
 }
 
+/** What the watcher last learnt of some records: the ones GitLab has, and the keys it answered as absent. */
+export interface Snapshot {
+  records: RecordJson[];
+  unknownKeys: string[];
+}
+
 class ModelPoll {
   readonly watches = new Set<Watch>();
   /** recordKey() -> identifier and how many watches share it. */
   readonly watched = new Map<string, { identifier: string; refs: number }>();
   readonly observed = new Map<string, Observed>();
+  /** Keys a successful read answered as absent -> that read's sequence number. They do not hold the fast pace. */
+  readonly absent = new Map<string, number>();
   timer: NodeJS.Timeout | null = null;
   dueAt = Infinity;
   polling = false;
@@ -70,11 +82,51 @@ function stateOf(record: RecordJson): ChecksumStateName {
   return record.checksum_information?.checksum_state ?? 'disabled';
 }
 
+/** The records of a read's answer. */
+function recordsOf(found: Map<string, RecordJson | Error>): RecordJson[] {
+  return [...found.values()].filter((v): v is RecordJson => !(v instanceof Error));
+}
+
+/** The requested keys GitLab answered as absent: a call that succeeded without them. */
+function absentKeysOf(keys: Iterable<string>, found: Map<string, RecordJson | Error>): string[] {
+  const absent: string[] = [];
+  for (const key of keys) if (!found.has(key)) absent.push(key);
+  return absent;
+}
+
+/** The keys of these identifiers GitLab could read (recordKey() refuses the rest before any call). */
+function keysOf(identifiers: Iterable<string>): string[] {
+  const keys: string[] = [];
+  for (const id of identifiers) {
+    const key = recordKey(id)?.key;
+    if (key) keys.push(key);
+  }
+  return keys;
+}
+
+/** A first read for new subscribers: recordKey() -> identifier of what it asks for, and its answer. */
+interface PendingRead {
+  ids: Map<string, string>;
+  promise: Promise<Map<string, RecordJson | Error>>;
+}
+
+function asksFor(read: PendingRead, keys: ReadonlyMap<string, string>): boolean {
+  for (const key of keys.keys()) if (!read.ids.has(key)) return false;
+  return true;
+}
+
+/** A per-record error that is the client's: GitLab refused the identifier itself (400). */
+const isRefusedIdentifier = (error: Error): error is GraphQLError => error instanceof GraphQLError && error.extensions.code === 'BAD_USER_INPUT';
+
 export class Watcher {
   private readonly polls = new Map<ModelInfo, ModelPoll>();
   private recheckTimer: NodeJS.Timeout | null = null;
+  private rechecking = false;
   private readSeq = 0;
-  private readonly pendingReads = new Map<string, { ids: Set<string>; promise: Promise<Map<string, RecordJson | Error>> }>();
+  /** Per model and token: the read still taking identifiers (this tick), and the reads sent and not yet answered. */
+  private readonly openReads = new Map<string, PendingRead>();
+  private readonly readsInFlight = new Map<string, Set<PendingRead>>();
+  private readonly budget: CallBudget;
   readonly tokens: TokenChecker;
   /** Counters for metrics and benchmarks. */
   readonly stats = { cycles: 0, failedCycles: 0, published: 0 };
@@ -84,8 +136,11 @@ export class Watcher {
     private readonly bus: ChangeBus,
     readonly options: LiveOptions,
     private readonly metrics?: Metrics,
+    /** The gateway's one cache of GitLab's verdicts on tokens (see server.ts); a cache of its own otherwise. */
+    tokens?: TokenChecker,
   ) {
-    this.tokens = new TokenChecker(client, options.authRecheckMs);
+    this.tokens = tokens ?? new TokenChecker(client, { ttlMs: options.authRecheckMs, freshMs: options.authRecheckMs, maxEntries: 10_000 });
+    this.budget = new CallBudget(options.maxUpstreamCallsPerSecond, () => metrics?.liveUpstreamWaits.inc());
   }
 
   get activeSubscriptions(): number {
@@ -119,17 +174,22 @@ export class Watcher {
     };
   }
 
-  /** The last observation of these records, if every one is known: spares GitLab a call per new subscriber. */
-  snapshot(model: ModelInfo, keys: Iterable<string>): RecordJson[] | null {
+  /**
+   * What was last learnt of these records, if every one is known (read, or answered as absent): spares GitLab a call
+   * per new subscriber.
+   */
+  snapshot(model: ModelInfo, keys: Iterable<string>): Snapshot | null {
     const poll = this.polls.get(model);
     if (!poll) return null;
     const records: RecordJson[] = [];
+    const unknownKeys: string[] = [];
     for (const key of keys) {
       const seen = poll.observed.get(key);
-      if (!seen) return null;
-      records.push(seen.record);
+      if (seen) records.push(seen.record);
+      else if (poll.absent.has(key)) unknownKeys.push(key);
+      else return null;
     }
-    return records;
+    return { records, unknownKeys };
   }
 
   /**
@@ -146,28 +206,40 @@ export class Watcher {
     return { key, record, signature: signatureOf(record), previousState: null, state: stateOf(record), observedAt: new Date().toISOString() };
   }
 
-  /** Takes in records read anywhere (a poll, a new subscriber, a mutation) and publishes what changed. */
-  observe(model: ModelInfo, records: Iterable<RecordJson>, readSeq = this.nextReadSeq()): void {
+  /**
+   * Takes in records read anywhere (a poll, a new subscriber, a mutation) and publishes what changed. `absentKeys`: the
+   * keys the same read asked for and GitLab answered as absent. A record that disappears is published as such; one that
+   * appears after being absent, as a change from no state (previousState null).
+   */
+  observe(model: ModelInfo, records: Iterable<RecordJson>, readSeq = this.nextReadSeq(), absentKeys: Iterable<string> = []): void {
     const poll = this.polls.get(model);
     if (!poll) return;
     const observedAt = new Date().toISOString();
     const changes: RecordChange[] = [];
+    const disappeared: string[] = [];
+    const newer = (key: string) => (poll.observed.get(key)?.readSeq ?? -1) > readSeq || (poll.absent.get(key) ?? -1) > readSeq;
     for (const record of records) {
       const key = recordKey(record.record_identifier)?.key;
-      if (!key || !poll.watched.has(key)) continue;
+      if (!key || !poll.watched.has(key) || newer(key)) continue;
       const before = poll.observed.get(key);
-      if (before && before.readSeq > readSeq) continue;
+      const appeared = !before && poll.absent.delete(key);
       // An unchanged record keeps the signature object subscribers already hold, so each observation does not add one.
       const seen = signatureOf(record);
       const signature = before?.signature === seen ? before.signature : seen;
-      poll.observed.set(key, { readSeq, signature, state: stateOf(record), record, observedAt });
-      if (before && before.signature !== signature) {
-        changes.push({ key, record, signature, previousState: before.state, state: stateOf(record), observedAt });
+      const state = stateOf(record);
+      poll.observed.set(key, { readSeq, signature, state, record, observedAt });
+      if ((before && before.signature !== signature) || appeared) {
+        changes.push({ key, record, signature, previousState: before?.state ?? null, state, observedAt });
       }
     }
-    if (changes.length > 0) {
+    for (const key of absentKeys) {
+      if (!poll.watched.has(key) || newer(key)) continue;
+      poll.absent.set(key, readSeq);
+      if (poll.observed.delete(key)) disappeared.push(key);
+    }
+    if (changes.length > 0 || disappeared.length > 0) {
       this.stats.published += changes.length;
-      const batch: ChangeBatch = { model: model.enumName, changes };
+      const batch: ChangeBatch = { model: model.enumName, changes, disappeared };
       this.bus.publish(batch);
     }
     this.schedule(poll, this.paceOf(poll));
@@ -179,29 +251,48 @@ export class Watcher {
   }
 
   /**
-   * Reads records for new subscribers: the reads of one token for one model in the same tick share one fetch, so a
-   * burst of subscriptions costs GitLab one call per 100 records, not one per subscriber. What it reads is observed.
+   * Reads records for new subscribers (`keys`: recordKey() -> identifier). The reads of one token for one model in the
+   * same tick share one fetch, and a subscriber whose records a read of its token already sent asks for waits for that
+   * one (unless `joinSent` is false): a burst of subscriptions costs GitLab one call per 100 records, not one per
+   * subscriber. What it reads is observed; its calls wait for the budget like the poll's, and a call none of whose
+   * records is watched any more when its turn comes is not made (its keys answer CallNotWanted).
    */
-  read(caller: Caller, model: ModelInfo, identifiers: Iterable<string>): Promise<Map<string, RecordJson | Error>> {
-    const batchKey = `${model.enumName}\u0000${caller.token}`;
-    let batch = this.pendingReads.get(batchKey);
-    if (!batch) {
-      const ids = new Set<string>();
-      const promise = new Promise<Map<string, RecordJson | Error>>((resolve) =>
-        setImmediate(() => {
-          this.pendingReads.delete(batchKey);
-          const readSeq = this.nextReadSeq();
-          void fetchByIdentifiers(this.client, caller, model, ids).then((found) => {
-            this.observe(model, [...found.values()].filter((v): v is RecordJson => !(v instanceof Error)), readSeq);
-            resolve(found);
-          });
-        }),
-      );
-      batch = { ids, promise };
-      this.pendingReads.set(batchKey, batch);
+  read(caller: Caller, model: ModelInfo, keys: ReadonlyMap<string, string>, joinSent = true): Promise<Map<string, RecordJson | Error>> {
+    const readKey = `${model.enumName}\u0000${caller.token}`;
+    if (joinSent) {
+      for (const sent of this.readsInFlight.get(readKey) ?? []) if (asksFor(sent, keys)) return sent.promise;
     }
-    for (const id of identifiers) batch.ids.add(id);
-    return batch.promise;
+    let open = this.openReads.get(readKey);
+    if (!open) {
+      let resolve!: (found: Map<string, RecordJson | Error>) => void;
+      const read: PendingRead = { ids: new Map(), promise: new Promise((settle) => (resolve = settle)) };
+      this.openReads.set(readKey, read);
+      setImmediate(() => void this.send(readKey, caller, model, read).then(resolve));
+      open = read;
+    }
+    for (const [key, identifier] of keys) if (!open.ids.has(key)) open.ids.set(key, identifier);
+    return open.promise;
+  }
+
+  /** Sends a first read once its tick is over, and observes what it learns; never fails (errors are per key). */
+  private async send(readKey: string, caller: Caller, model: ModelInfo, read: PendingRead): Promise<Map<string, RecordJson | Error>> {
+    this.openReads.delete(readKey);
+    const poll = this.polls.get(model);
+    if (!poll) return new Map([...read.ids.keys()].map((key) => [key, new CallNotWanted()]));
+    const inFlight = this.readsInFlight.get(readKey) ?? new Set<PendingRead>();
+    this.readsInFlight.set(readKey, inFlight.add(read));
+    try {
+      const readSeq = this.nextReadSeq();
+      const found = await fetchByIdentifiers(this.upstreamFor(poll), caller, model, read.ids.values());
+      this.observe(model, recordsOf(found), readSeq, absentKeysOf(read.ids.keys(), found));
+      return found;
+    } catch (error) {
+      // Never left pending: its subscribers would wait for ever.
+      return new Map([...read.ids.keys()].map((key) => [key, error as Error]));
+    } finally {
+      inFlight.delete(read);
+      if (inFlight.size === 0 && this.readsInFlight.get(readKey) === inFlight) this.readsInFlight.delete(readKey);
+    }
   }
 
   /** A recalculation went through the gateway: watch this model closely for a while. */
@@ -220,8 +311,24 @@ export class Watcher {
       poll.unsubscribeBus?.();
     }
     this.polls.clear();
+    this.budget.close();
     if (this.recheckTimer) clearInterval(this.recheckTimer);
     this.recheckTimer = null;
+  }
+
+  /**
+   * The client as one poll's reads see it: every list call waits for its turn in the budget, and a call none of whose
+   * records is still watched is not made (its subscribers left while it waited).
+   */
+  private upstreamFor(poll: ModelPoll): GitLabClient {
+    const wanted = (identifiers: readonly string[]) => this.polls.get(poll.model) === poll && keysOf(identifiers).some((key) => poll.watched.has(key));
+    const list: GitLabClient['list'] = async (caller, model, query) => {
+      if (!wanted(query.identifiers ?? [])) throw new CallNotWanted();
+      await this.budget.take();
+      if (!wanted(query.identifiers ?? [])) throw new CallNotWanted();
+      return this.client.list(caller, model, query);
+    };
+    return new Proxy(this.client, { get: (client, property) => (property === 'list' ? list : Reflect.get(client, property)) });
   }
 
   private pollOf(model: ModelInfo): ModelPoll {
@@ -245,6 +352,7 @@ export class Watcher {
       if (entry && --entry.refs === 0) {
         poll.watched.delete(key);
         poll.observed.delete(key);
+        poll.absent.delete(key);
       }
     }
     if (poll.watches.size === 0) {
@@ -259,11 +367,14 @@ export class Watcher {
     }
   }
 
+  /**
+   * Fast while a watched record is pending or started (or just after a recalculation), else slow. A record not read yet
+   * does not count (its subscriber's own read is on its way), nor one GitLab answered as absent.
+   */
   private paceOf(poll: ModelPoll): number {
     if (Date.now() < poll.fastUntil) return this.options.fastPollMs;
-    for (const key of poll.watched.keys()) {
-      const state = poll.observed.get(key)?.state;
-      if (state === undefined || state === 'pending' || state === 'started') return this.options.fastPollMs;
+    for (const seen of poll.observed.values()) {
+      if (seen.state === 'pending' || seen.state === 'started') return this.options.fastPollMs;
     }
     return this.options.slowPollMs;
   }
@@ -292,12 +403,24 @@ export class Watcher {
     let delay: number;
     try {
       const readSeq = this.nextReadSeq();
-      const found = await fetchByIdentifiers(this.client, caller, poll.model, [...poll.watched.values()].map((w) => w.identifier));
-      const failure = [...found.values()].find((v): v is Error => v instanceof Error);
-      this.observe(poll.model, [...found.values()].filter((v): v is RecordJson => !(v instanceof Error)), readSeq);
-      if (failure && isAuthError(failure)) {
+      const keys = [...poll.watched.keys()];
+      const found = await fetchByIdentifiers(this.upstreamFor(poll), caller, poll.model, [...poll.watched.values()].map((w) => w.identifier));
+      this.observe(poll.model, recordsOf(found), readSeq, absentKeysOf(keys, found));
+      // Only the errors of records still watched count; a call skipped for want of watchers is no failure.
+      let authFailure: GraphQLError | undefined;
+      let failure: Error | undefined;
+      const refused = new Map<string, GraphQLError>();
+      for (const [key, value] of found) {
+        if (!(value instanceof Error) || value instanceof CallNotWanted || !poll.watched.has(key)) continue;
+        if (isAuthError(value)) authFailure ??= value;
+        else if (isRefusedIdentifier(value)) refused.set(key, value);
+        else failure ??= value;
+      }
+      // An identifier GitLab refuses fails the subscriptions that watch it, and leaves the poll with them: not everybody's cycle.
+      if (refused.size > 0) this.failWatchesOf(poll, refused);
+      if (authFailure) {
         // This subscriber's token no longer works: cut its subscriptions off, poll again with another one.
-        this.revokeToken(caller.token ?? '', failure);
+        this.revokeToken(caller.token ?? '', authFailure);
         outcome = 'rejected_token';
         delay = 0;
       } else if (failure) {
@@ -318,6 +441,18 @@ export class Watcher {
     this.schedule(poll, delay);
   }
 
+  /** Ends every subscription that watches one of these keys, with the error GitLab gave for it. */
+  private failWatchesOf(poll: ModelPoll, refused: Map<string, GraphQLError>): void {
+    for (const watch of [...poll.watches]) {
+      for (const key of watch.keys.keys()) {
+        const error = refused.get(key);
+        if (!error) continue;
+        watch.fail(error);
+        break;
+      }
+    }
+  }
+
   /** Any current subscriber's token serves the shared poll: they all may read every record of the model. */
   private pollingCaller(poll: ModelPoll): Caller | null {
     for (const watch of poll.watches) if (watch.caller.token) return watch.caller;
@@ -327,7 +462,7 @@ export class Watcher {
   private revokeToken(token: string, error: GraphQLError): void {
     this.tokens.forget(token);
     for (const poll of [...this.polls.values()]) {
-      for (const watch of [...poll.watches]) if (watch.caller.token === token) watch.revoke(error);
+      for (const watch of [...poll.watches]) if (watch.caller.token === token) watch.fail(error);
     }
   }
 
@@ -337,16 +472,32 @@ export class Watcher {
     this.recheckTimer.unref();
   }
 
-  /** One call per distinct token, however many subscriptions share it. */
+  /**
+   * One call per distinct token, however many subscriptions share it, each waiting for the budget. A round that has
+   * not finished when the next is due is not doubled: the next one is skipped.
+   */
   private async recheckTokens(): Promise<void> {
+    if (this.rechecking) return;
+    this.rechecking = true;
     const byToken = new Map<string, Watch>();
     for (const poll of this.polls.values()) for (const watch of poll.watches) if (watch.caller.token) byToken.set(watch.caller.token, watch);
-    await Promise.all(
-      [...byToken].map(async ([token, watch]) => {
-        const [firstIdentifier] = watch.keys.values();
-        const rejection = await this.tokens.check(watch.caller, watch.model, firstIdentifier);
-        if (rejection) this.revokeToken(token, rejection);
-      }),
-    );
+    try {
+      await Promise.all(
+        [...byToken].map(async ([token, watch]) => {
+          try {
+            await this.budget.take();
+          } catch {
+            return; // the gateway is closing
+          }
+          // Gone while it waited: whoever still uses the token is checked next round.
+          if (!this.polls.get(watch.model)?.watches.has(watch)) return;
+          const [firstIdentifier] = watch.keys.values();
+          const rejection = await this.tokens.check(watch.caller, watch.model, firstIdentifier);
+          if (rejection) this.revokeToken(token, rejection);
+        }),
+      );
+    } finally {
+      this.rechecking = false;
+    }
   }
 }

@@ -1,5 +1,5 @@
 // The subscriptions: checksum state changes of the watched records as they happen, one by one or one batch per observation.
-import { watchRecords, type BatchEvent, type ChangeEvent, type LiveEvent } from '../live/subscription.js';
+import { NO_IDENTIFIERS, watchRecords, type BatchEvent, type ChangeEvent, type LiveEvent } from '../live/subscription.js';
 import { builder } from './builder.js';
 import { ChecksumState, knownState, ModelName, ModelRecord, modelOf } from './model-record.js';
 
@@ -7,9 +7,19 @@ const ChecksumStateChange = builder.objectRef<ChangeEvent>('ChecksumStateChange'
   description: 'A record whose checksum information changed (or, first, its current state).',
   fields: (t) => ({
     record: t.field({ type: ModelRecord, resolve: ({ model, change }) => ({ model, record: change.record }) }),
-    previousState: t.field({ type: ChecksumState, nullable: true, description: 'Null in the first event of each record, which carries its current state.', resolve: ({ change }) => knownState(change.previousState) }),
+    previousState: t.field({
+      type: ChecksumState,
+      nullable: true,
+      description: 'Null in the first event of each record, which carries its current state, and when a record GitLab did not know appears.',
+      resolve: ({ change }) => knownState(change.previousState),
+    }),
     state: t.field({ type: ChecksumState, resolve: ({ change }) => knownState(change.state) }),
     observedAt: t.field({ type: 'DateTime', description: 'When the gateway saw this state.', resolve: ({ change }) => change.observedAt }),
+    unknownIdentifiers: t.idList({
+      description:
+        'checksumStateChanged only (always empty in a batch, which has its own): the watched identifiers, as the subscription spelt them, that GitLab answered as absent since the previous event. The first event carries every one known by then; no event is sent for them alone, so while GitLab knows none of the watched records nothing arrives (checksumStateChangeBatches says so at once).',
+      resolve: ({ unknownIdentifiers }) => unknownIdentifiers,
+    }),
   }),
 });
 
@@ -19,14 +29,19 @@ const ChecksumStateChangeBatch = builder.objectRef<BatchEvent>('ChecksumStateCha
     changes: t.field({
       type: [ChecksumStateChange],
       description: 'In the order of the observation; at most one per record.',
-      resolve: ({ model, batch }) => batch.changes.map((change) => ({ model, change })),
+      resolve: ({ model, batch }) => batch.changes.map((change) => ({ model, change, unknownIdentifiers: NO_IDENTIFIERS })),
+    }),
+    unknownIdentifiers: t.idList({
+      description:
+        'The watched identifiers, as the subscription spelt them, that GitLab answered as absent: every one in the first batch, then those whose record disappeared in this observation (a batch is sent for them even without changes). A record that appears later arrives as a change with previousState null.',
+      resolve: ({ batch }) => batch.unknownIdentifiers,
     }),
   }),
 });
 
-/** A stream's event as its field's type; a token GitLab stopped accepting ends the subscription with this error. */
+/** A stream's event as its field's type; a token GitLab stopped accepting, or an identifier it refuses, ends the subscription with this error. */
 function eventOf<E extends ChangeEvent | BatchEvent>(event: LiveEvent): E {
-  if ('revoked' in event) throw event.revoked;
+  if ('failed' in event) throw event.failed;
   return event as E;
 }
 

@@ -91,6 +91,8 @@ export class Subscriber {
   /** Of a batch subscription: the changes of each event, in order (each change is also a data item). */
   readonly batches: Change[][] = [];
   private readonly byRecord = new Map<string, Change[]>();
+  /** The `data` of every result, as it came (a batch without changes is only here and in `batches`). */
+  readonly payloads: Record<string, unknown>[] = [];
   private readonly dispose: () => void;
 
   constructor(client: Subscribable, variables: Record<string, unknown>, query = WATCH) {
@@ -98,11 +100,13 @@ export class Subscriber {
       { query, variables },
       {
         next: (result) => {
+          if (result.data) this.payloads.push(result.data);
           if (result.errors) this.add({ kind: 'errors', errors: result.errors, at: Date.now() });
           const batch = result.data?.checksumStateChangeBatches as { changes: Change[] } | undefined;
           if (batch) this.batches.push(batch.changes);
           const changes = batch ? batch.changes : result.data ? [result.data.checksumStateChanged as Change] : [];
           for (const change of changes) this.add({ kind: 'data', change, at: Date.now() });
+          if (changes.length === 0) for (const wake of [...this.waiters]) wake();
         },
         error: (error) => this.add({ kind: 'error', error, at: Date.now() }),
         complete: () => this.add({ kind: 'complete', at: Date.now() }),
