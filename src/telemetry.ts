@@ -5,13 +5,50 @@ import type { GatewayContext } from './context.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 
+/** Longest operation name put in a log line or a metric label: names are the client's, and one name can be 1 MB. */
+const MAX_NAME_LENGTH = 100;
+
 function describe(document: DocumentNode, operationName?: string | null) {
   const op = getOperationAST(document, operationName);
-  return { operation: op?.name?.value ?? 'anonymous', type: op?.operation ?? 'unknown' };
+  return { name: op?.name?.value ?? null, type: op?.operation ?? 'unknown' };
 }
 
 function codesOf(errors: readonly GraphQLError[] | undefined, fallback = 'INTERNAL_SERVER_ERROR'): string[] {
   return [...new Set((errors ?? []).map((e) => String(e.extensions?.code ?? fallback)))];
+}
+
+/** A client's operation name as a log line shows it: cut to a readable length. */
+function loggedName(name: string | null): string {
+  if (name === null) return 'anonymous';
+  return name.length > MAX_NAME_LENGTH ? `${name.slice(0, MAX_NAME_LENGTH)}…` : name;
+}
+
+/**
+ * Whether GitLab accepted the operation's token: the operation reached GitLab (or, a subscription, subscribed, which
+ * checks the token) and no error says GitLab refused it or did not really answer.
+ */
+function tokenAccepted(type: string, upstreamCalls: number, errorCodes: string[]): boolean {
+  const reached = upstreamCalls > 0 || (type === 'subscription' && errorCodes.length === 0);
+  return reached && !errorCodes.some((code) => code === 'UNAUTHENTICATED' || code === 'FORBIDDEN' || code.startsWith('UPSTREAM_'));
+}
+
+/**
+ * The `operation` label: clients choose names, so only names seen in operations GitLab accepted the token of are
+ * labels, at most `max` of them; any other name is `other`. Series stay bounded whatever clients send.
+ */
+class OperationLabels {
+  private readonly known = new Set<string>();
+
+  constructor(private readonly max: number) {}
+
+  learn(name: string | null): void {
+    if (name !== null && name.length <= MAX_NAME_LENGTH && this.known.size < this.max) this.known.add(name);
+  }
+
+  of(name: string | null): string {
+    if (name === null) return 'anonymous';
+    return this.known.has(name) ? name : 'other';
+  }
 }
 
 /** The request id of an operation refused before its context exists (HTTP header, or graphql-ws connection params). */
@@ -21,18 +58,23 @@ function requestIdOf(initial: unknown): string | undefined {
   return typeof fromParams === 'string' ? fromParams : (request?.headers?.get?.('x-request-id') ?? undefined);
 }
 
-export function useOperationTelemetry(logger: Logger, metrics: Metrics): Plugin<GatewayContext> {
+export function useOperationTelemetry(logger: Logger, metrics: Metrics, maxOperationNames: number): Plugin<GatewayContext> {
+  const labels = new OperationLabels(maxOperationNames);
   const record = (ctx: GatewayContext, document: DocumentNode, operationName: string | null | undefined, started: number, errors: readonly GraphQLError[] | undefined, extra: object = {}) => {
-    const { operation, type } = describe(document, operationName);
+    const { name, type } = describe(document, operationName);
     const durationMs = performance.now() - started;
     const errorCodes = codesOf(errors);
+    const upstreamCalls = ctx.caller.stats?.upstreamCalls ?? 0;
     const outcome = errorCodes.length === 0 ? 'success' : 'error';
+    if (tokenAccepted(type, upstreamCalls, errorCodes)) labels.learn(name);
+    const operation = labels.of(name);
     metrics.operations.inc({ operation, type, outcome });
     metrics.operationDuration.observe({ operation, type }, durationMs / 1000);
     if (!logger.isLevelEnabled('info')) return;
+    const logged = loggedName(name);
     logger.info(
-      { requestId: ctx.caller.requestId, operation, type, durationMs: Math.round(durationMs * 10) / 10, upstreamCalls: ctx.caller.stats?.upstreamCalls ?? 0, errorCodes, ...extra },
-      `${type} ${operation} ${outcome}`,
+      { requestId: ctx.caller.requestId, operation: logged, type, durationMs: Math.round(durationMs * 10) / 10, upstreamCalls, errorCodes, ...extra },
+      `${type} ${logged} ${outcome}`,
     );
   };
   return {
@@ -41,11 +83,12 @@ export function useOperationTelemetry(logger: Logger, metrics: Metrics): Plugin<
       const started = performance.now();
       return ({ valid, result }) => {
         if (valid) return;
-        const { operation, type } = describe(params.documentAST);
+        const { name, type } = describe(params.documentAST);
         const durationMs = performance.now() - started;
-        metrics.operations.inc({ operation, type, outcome: 'rejected' });
+        metrics.operations.inc({ operation: labels.of(name), type, outcome: 'rejected' });
         const errorCodes = codesOf(result as GraphQLError[], 'GRAPHQL_VALIDATION_FAILED');
-        logger.info({ requestId: requestIdOf(context), operation, type, durationMs: Math.round(durationMs * 10) / 10, upstreamCalls: 0, errorCodes }, `${type} ${operation} rejected`);
+        const logged = loggedName(name);
+        logger.info({ requestId: requestIdOf(context), operation: logged, type, durationMs: Math.round(durationMs * 10) / 10, upstreamCalls: 0, errorCodes }, `${type} ${logged} rejected`);
       };
     },
     onExecute({ args }) {

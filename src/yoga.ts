@@ -1,7 +1,6 @@
 // Yoga with its plugins: limits, CSRF prevention, CORS, introspection switch, masking, telemetry.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
-import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { GraphQLError, type ValidationContext } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
@@ -9,9 +8,12 @@ import type { Config } from './config.js';
 import { batchObserver, callerFrom, connectionParamsHeaders, createContext, type GatewayContext } from './context.js';
 import type { GitLabClient } from './gitlab/client.js';
 import { renderLocalGraphiQL } from './graphiql.js';
+import { useHttpSubscriptionGuard } from './http-subscriptions.js';
 import type { Watcher } from './live/watcher.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
+import { useNestingLimit } from './nesting.js';
+import { useTypedRequestErrors } from './request-errors.js';
 import { schema } from './schema/index.js';
 import { useSharedSubscriptionExecution } from './live/shared-execution.js';
 import { useOperationTelemetry } from './telemetry.js';
@@ -32,6 +34,9 @@ export interface YogaDeps {
   demoToken?: string;
 }
 
+/** graphql-armor calls every refusal a "Syntax Error"; say only what was exceeded. */
+const withoutSyntaxError = (error: GraphQLError) => error.message.replace(/^Syntax Error: /, '');
+
 /**
  * graphql-armor throws its refusals, without a code; report them as ordinary validation errors with one instead, so
  * clients get `extensions.code` and a refused document is logged like any other.
@@ -40,9 +45,23 @@ const armorRejection = {
   propagateOnRejection: false,
   onReject: [
     (context: ValidationContext | null, error: GraphQLError) =>
-      context?.reportError(new GraphQLError(error.message, { extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })),
+      context?.reportError(new GraphQLError(withoutSyntaxError(error), { extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })),
   ],
 };
+
+/** The token limit refuses while parsing, where there is no validation context: a parse failure, as Yoga reports those. */
+const tokenLimitRejection = {
+  onReject: [
+    (_context: ValidationContext | null, error: GraphQLError) => {
+      throw new GraphQLError(withoutSyntaxError(error), { extensions: { code: 'GRAPHQL_PARSE_FAILED' } });
+    },
+  ],
+};
+
+/** Headers that let a request a browser could send cross-site without a preflight through CSRF prevention. */
+const CSRF_HEADERS = ['x-graphql-yoga-csrf'];
+
+const GRAPHQL_ENDPOINT = '/graphql';
 
 /** Yoga's log calls as one line; Yoga logs at debug on every request, so a line of a level that is off is not built. */
 function logAt(logger: Logger, level: 'debug' | 'info' | 'warn') {
@@ -58,23 +77,27 @@ export function createGatewayYoga(config: Config, deps: YogaDeps) {
     EnvelopArmorPlugin({
       maxDepth: { n: limits.depth, ...armorRejection },
       maxAliases: { n: limits.aliases, ...armorRejection },
-      maxTokens: { n: limits.tokens },
+      maxTokens: { n: limits.tokens, ...tokenLimitRejection },
       costLimit: { maxCost: limits.cost, ...armorRejection },
       maxDirectives: { n: 50, ...armorRejection },
       // Suggestions would reveal the schema that disabled introspection hides.
       blockFieldSuggestion: { enabled: !config.introspection },
     }) as Plugin,
+    // After armor, whose parser it guards.
+    useNestingLimit(limits.nesting),
     // Browsers may not send a "simple" request (a GET, or a form POST) without this header or a JSON content type.
-    // The plugin itself accepts any non-simple content type; listing `content-type` here would also accept a simple one
-    // (text/plain, a form), i.e. exactly what a cross-site form or GET can send.
-    useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf'] }),
-    useOperationTelemetry(deps.logger, deps.metrics) as Plugin,
+    // The CSRF plugin itself accepts any non-simple content type; listing `content-type` here would also accept a
+    // simple one (text/plain, a form), i.e. exactly what a cross-site form or GET can send. Before telemetry, which
+    // logs the codes it gives.
+    useTypedRequestErrors(GRAPHQL_ENDPOINT, CSRF_HEADERS),
+    useOperationTelemetry(deps.logger, deps.metrics, config.metricsMaxOperationNames) as Plugin,
+    useHttpSubscriptionGuard(),
     useSharedSubscriptionExecution(deps.logger),
   ];
   if (!config.introspection) plugins.push(useDisableIntrospection());
   return createYoga<ServerContext, GatewayContext>({
     schema,
-    graphqlEndpoint: '/graphql',
+    graphqlEndpoint: GRAPHQL_ENDPOINT,
     landingPage: false,
     // The server bounds request bodies itself: Yoga's own limit halves throughput on Node 20.
     maxRequestBodySize: false,
@@ -84,7 +107,7 @@ export function createGatewayYoga(config: Config, deps: YogaDeps) {
           title: 'Data management gateway',
           headers: deps.demoToken ? JSON.stringify({ Authorization: `Bearer ${deps.demoToken}` }, null, 2) : undefined,
           // GraphiQL sends subscriptions as SSE over GET, with no content type: without this header CSRF prevention
-          // refuses them (403 "Required CSRF header(s) not present").
+          // refuses them (403 BAD_REQUEST "Required CSRF header not present").
           additionalHeaders: { 'x-graphql-yoga-csrf': 'graphiql' },
         }
       : false,

@@ -90,7 +90,7 @@ describe('CORS', () => {
 });
 
 describe('CSRF prevention', () => {
-  const CSRF_REFUSED = { errors: [{ message: 'Required CSRF header(s) not present' }] };
+  const CSRF_REFUSED = { errors: [{ message: 'Required CSRF header not present: send x-graphql-yoga-csrf, or a JSON content type.', extensions: { code: 'BAD_REQUEST' } }] };
   const get = (headers: Record<string, string>) =>
     fetch(`${none.url}?query=${encodeURIComponent(QUERY)}`, { headers: { authorization: `Bearer ${ADMIN}`, accept: 'application/json', ...headers } });
 
