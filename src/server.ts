@@ -87,6 +87,9 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
       else res.destroy();
     });
   });
+  // Longer than the idle timeout of load balancers (60 s) and of HTTP clients, so the gateway is never the side that
+  // closes a kept-alive connection just as a client sends on it (the client would see a reset).
+  server.keepAliveTimeout = 65_000;
   const sockets = new WebSocketServer({ noServer: true, path: yoga.graphqlEndpoint, maxPayload: config.limits.requestBodyBytes, handleProtocols });
   const acceptGraphqlWs = attachGraphqlWs(yoga, config, metrics, logger, tokens);
   // The upgrade is handled here rather than by ws so the raw socket is at hand (see Outbox); a wrong path still gets 400.

@@ -60,8 +60,11 @@ const routeNotFound = () => new HttpError(404, { error: '404 Not Found' });
 /** Room for headers beyond the request line, so that a long line reaches the handler and is answered 414. */
 const HEADER_ROOM_BYTES = 64 * 1024;
 
+/** nginx's default keepalive_timeout, in front of GitLab: clients close idle connections first, as they would there. */
+const KEEP_ALIVE_TIMEOUT_MS = 75_000;
+
 export function createStandInServer(state: StandInState): Server {
-  return createServer({ maxHeaderSize: state.options.maxRequestLineBytes + HEADER_ROOM_BYTES}, (req, res) => {
+  return createServer({ maxHeaderSize: state.options.maxRequestLineBytes + HEADER_ROOM_BYTES, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, (req, res) => {
     handle(state, req, res).catch((error: unknown) => {
       if (error instanceof HttpError) return send(res, error.status, error.body, error.headers);
       send(res, 500, { message: '500 Internal Server Error' });
