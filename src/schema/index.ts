@@ -3,6 +3,7 @@ import { builder } from './builder.js';
 import './scalars.js';
 import './model-record.js';
 import './recalculate.js';
+import './catalogue.js';
 import './live.js';
 
 export const schema = builder.toSchema({ sortSchema: false });

@@ -6,14 +6,14 @@ import { ChecksumState, knownState, ModelName, ModelRecord, modelOf } from './mo
 const ChecksumStateChange = builder.objectRef<ChangeEvent>('ChecksumStateChange').implement({
   description: 'A record whose checksum information changed (or, first, its current state).',
   fields: (t) => ({
-    record: t.field({ type: ModelRecord, resolve: ({ model, change }) => ({ model, record: change.record }) }),
+    record: t.field({ type: ModelRecord, description: 'The record as observed, with all of its checksum information.', resolve: ({ model, change }) => ({ model, record: change.record }) }),
     previousState: t.field({
       type: ChecksumState,
       nullable: true,
       description: 'Null in the first event of each record, which carries its current state, and when a record GitLab did not know appears.',
       resolve: ({ change }) => knownState(change.previousState),
     }),
-    state: t.field({ type: ChecksumState, resolve: ({ change }) => knownState(change.state) }),
+    state: t.field({ type: ChecksumState, description: 'The state observed now.', resolve: ({ change }) => knownState(change.state) }),
     observedAt: t.field({ type: 'DateTime', description: 'When the gateway saw this state.', resolve: ({ change }) => change.observedAt }),
     unknownIdentifiers: t.idList({
       description:
@@ -45,11 +45,14 @@ function eventOf<E extends ChangeEvent | BatchEvent>(event: LiveEvent): E {
   return event as E;
 }
 
+// Subscription root fields stay non-null: a subscription has exactly one root field, so a null could save no sibling,
+// and an event that cannot be delivered ends the subscription with its error (data: null) rather than send a hole.
 builder.subscriptionType({
+  description: 'Live checksum states of watched records, fed by one shared poll per model.',
   fields: (t) => {
     const watchArgs = {
-      model: t.arg({ type: ModelName, required: true }),
-      identifiers: t.arg.idList({ required: true }),
+      model: t.arg({ type: ModelName, required: true, description: 'The model of the watched records.' }),
+      identifiers: t.arg.idList({ required: true, description: 'The records to watch (integers, or base64 composite keys), 1 to LIVE_MAX_IDENTIFIERS (1000 unless configured).' }),
     };
     return {
       checksumStateChanged: t.field({

@@ -5,6 +5,10 @@ import { gatewayError } from '../errors.js';
 import { requireIdentifier, type Identifier } from '../gitlab/identifiers.js';
 import { builder } from './builder.js';
 import { loadConnection, type RecordConnection, type RecordEdge } from './connection.js';
+import { globalId, Node, parseGlobalId } from './node.js';
+
+/** `first` of modelRecords when the client gives none. */
+const DEFAULT_PAGE_SIZE = 20;
 
 export interface ModelRecordSource {
   model: ModelInfo;
@@ -56,9 +60,10 @@ const ChecksumInformation = builder.objectRef<NonNullable<RecordJson['checksum_i
     lastChecksum: t.field({ type: 'DateTime', nullable: true, description: 'When the record was last verified.', resolve: (c) => c.last_checksum }),
     checksumState: t.field({
       type: ChecksumState,
+      description: 'Where verification stands.',
       resolve: (c) => knownState(c.checksum_state),
     }),
-    checksumRetryCount: t.int({ nullable: true, resolve: (c) => c.checksum_retry_count }),
+    checksumRetryCount: t.int({ nullable: true, description: 'How many verifications failed in a row; 0 after a success.', resolve: (c) => c.checksum_retry_count }),
     checksumRetryAt: t.field({ type: 'DateTime', nullable: true, description: 'When a failed verification is retried.', resolve: (c) => c.checksum_retry_at }),
     checksumFailure: t.string({ nullable: true, description: 'Why the last verification failed.', resolve: (c) => c.checksum_failure }),
   }),
@@ -66,15 +71,16 @@ const ChecksumInformation = builder.objectRef<NonNullable<RecordJson['checksum_i
 
 export const ModelRecord = builder.objectRef<ModelRecordSource>('ModelRecord').implement({
   description: 'One record of a model, with its checksum information.',
+  interfaces: [Node],
   fields: (t) => ({
     id: t.id({
-      description: 'Globally unique id, in GitLab\'s style: gid://gitlab/<ModelClass>/<recordIdentifier>. Stable for client caches.',
-      resolve: ({ model, record }) => `gid://gitlab/${model.modelClass}/${record.record_identifier}`,
+      description: "Globally unique id, in GitLab's style: gid://gitlab/<ModelClass>/<recordIdentifier>. Stable for client caches; `node(id:)` reads the record again.",
+      resolve: ({ model, record }) => globalId(model, record.record_identifier),
     }),
-    model: t.field({ type: ModelName, resolve: ({ model }) => model.enumName }),
+    model: t.field({ type: ModelName, description: 'The model this record belongs to.', resolve: ({ model }) => model.enumName }),
     recordIdentifier: t.id({ description: "GitLab's identifier as is: an integer, or URL-safe base64 of a composite key.", resolve: ({ record }) => String(record.record_identifier) }),
-    modelClass: t.string({ resolve: ({ record }) => record.model_class }),
-    createdAt: t.field({ type: 'DateTime', nullable: true, resolve: ({ record }) => record.created_at }),
+    modelClass: t.string({ description: "GitLab's class name of the record, e.g. LfsObject.", resolve: ({ record }) => record.model_class }),
+    createdAt: t.field({ type: 'DateTime', nullable: true, description: 'When GitLab created the record.', resolve: ({ record }) => record.created_at }),
     fileSize: t.field({ type: 'BigInt', nullable: true, description: 'Size in bytes; null for repositories.', resolve: ({ record }) => record.file_size }),
     checksumInformation: t.field({
       type: ChecksumInformation,
@@ -86,26 +92,29 @@ export const ModelRecord = builder.objectRef<ModelRecordSource>('ModelRecord').i
 });
 
 const PageInfo = builder.objectRef<RecordConnection>('PageInfo').implement({
+  description: 'Where a page of a connection stands (Relay cursor connections).',
   fields: (t) => ({
-    hasNextPage: t.boolean({ resolve: (c) => c.hasNextPage }),
-    hasPreviousPage: t.boolean({ resolve: (c) => c.hasPreviousPage }),
-    startCursor: t.string({ nullable: true, resolve: (c) => c.edges[0]?.cursor ?? null }),
-    endCursor: t.string({ nullable: true, resolve: (c) => c.edges.at(-1)?.cursor ?? null }),
+    hasNextPage: t.boolean({ description: 'Whether more records follow: pass `endCursor` as `after` to read them.', resolve: (c) => c.hasNextPage }),
+    hasPreviousPage: t.boolean({ description: 'Whether this page was read from a cursor (records come before it).', resolve: (c) => c.hasPreviousPage }),
+    startCursor: t.string({ nullable: true, description: "The first edge's cursor; null on an empty page.", resolve: (c) => c.edges[0]?.cursor ?? null }),
+    endCursor: t.string({ nullable: true, description: "The last edge's cursor, the `after` of the next page; null on an empty page.", resolve: (c) => c.edges.at(-1)?.cursor ?? null }),
   }),
 });
 
 const ModelRecordEdge = builder.objectRef<{ model: ModelInfo; edge: RecordEdge }>('ModelRecordEdge').implement({
+  description: 'A record of a page, with its cursor.',
   fields: (t) => ({
-    cursor: t.string({ resolve: ({ edge }) => edge.cursor }),
-    node: t.field({ type: ModelRecord, resolve: ({ model, edge }) => ({ model, record: edge.record }) }),
+    cursor: t.string({ description: 'Opaque; as `after`, reads the records that follow this one (for the same query only).', resolve: ({ edge }) => edge.cursor }),
+    node: t.field({ type: ModelRecord, description: 'The record.', resolve: ({ model, edge }) => ({ model, record: edge.record }) }),
   }),
 });
 
 const ModelRecordConnection = builder.objectRef<RecordConnection>('ModelRecordConnection').implement({
+  description: 'A page of records (a Relay cursor connection).',
   fields: (t) => ({
-    edges: t.field({ type: [ModelRecordEdge], resolve: (c) => c.edges.map((edge) => ({ model: c.model, edge })) }),
-    nodes: t.field({ type: [ModelRecord], resolve: (c) => c.edges.map((edge) => ({ model: c.model, record: edge.record })) }),
-    pageInfo: t.field({ type: PageInfo, resolve: (c) => c }),
+    edges: t.field({ type: [ModelRecordEdge], description: 'The records of this page with their cursors.', resolve: (c) => c.edges.map((edge) => ({ model: c.model, edge })) }),
+    nodes: t.field({ type: [ModelRecord], description: 'The records of this page, without cursors.', resolve: (c) => c.edges.map((edge) => ({ model: c.model, record: edge.record })) }),
+    pageInfo: t.field({ type: PageInfo, description: 'Where this page stands.', resolve: (c) => c }),
     totalCount: t.int({ nullable: true, description: 'How many records match, when GitLab counts them (the newer API, up to 10,000).', resolve: (c) => c.totalCount() }),
   }),
 });
@@ -132,19 +141,23 @@ export function identifierList(ids: readonly (string | number)[] | null | undefi
 }
 
 builder.queryType({
+  description: 'Reads: records and their checksum information, and the models this GitLab knows.',
   fields: (t) => ({
     modelRecords: t.field({
       type: ModelRecordConnection,
-      description: "A model's records, in ascending id order, optionally filtered.",
+      // Root fields are nullable: one failing alias leaves the others' data (GraphQL's nullability guidance, GitLab's API).
+      nullable: true,
+      description: "A model's records, in ascending id order, optionally filtered. Null, with an error, when they could not be read (bad arguments, or GitLab refused or could not be asked).",
       args: {
-        model: t.arg({ type: ModelName, required: true }),
-        checksumState: t.arg({ type: ChecksumState }),
+        model: t.arg({ type: ModelName, required: true, description: 'The model to list.' }),
+        checksumState: t.arg({ type: ChecksumState, description: 'Only records in this state.' }),
         identifiers: t.arg.idList({ description: 'Only these records (integers, or base64 composite keys; not both kinds).' }),
-        first: t.arg.int({ description: 'Page size, 1 to 100 (default 20).' }),
+        first: t.arg.int({ defaultValue: DEFAULT_PAGE_SIZE, description: 'Page size, 1 to MAX_PAGE_SIZE (100 unless configured lower).' }),
         after: t.arg.string({ description: 'The `endCursor` of the previous page.' }),
       },
       resolve: (_, args, ctx) => {
-        const first = args.first ?? 20;
+        // An explicit null is no page size either.
+        const first = args.first ?? DEFAULT_PAGE_SIZE;
         if (first < 1 || first > ctx.config.maxPageSize) throw gatewayError('BAD_USER_INPUT', `first must be between 1 and ${ctx.config.maxPageSize}.`);
         return loadConnection(ctx, modelOf(args.model), {
           checksumState: (args.checksumState as ChecksumStateName | null | undefined) ?? null,
@@ -159,12 +172,26 @@ builder.queryType({
       nullable: true,
       description: 'One record, or null when GitLab has no such record.',
       args: {
-        model: t.arg({ type: ModelName, required: true }),
-        recordIdentifier: t.arg.id({ required: true }),
+        model: t.arg({ type: ModelName, required: true, description: 'The model of the record.' }),
+        recordIdentifier: t.arg.id({ required: true, description: "GitLab's identifier of the record: an integer, or URL-safe base64 of a composite key." }),
       },
       resolve: async (_, args, ctx) => {
         const model = modelOf(args.model);
         const record = await ctx.loaders.load(model, String(args.recordIdentifier));
+        return record ? { model, record } : null;
+      },
+    }),
+    node: t.field({
+      type: Node,
+      nullable: true,
+      description:
+        'The object of a global id (`ModelRecord.id`), or null when GitLab has no such record. An id that is not a global id of one of these models is BAD_USER_INPUT. Look-ups of one document are batched with modelRecord\'s.',
+      args: {
+        id: t.arg.id({ required: true, description: 'A global id: gid://gitlab/<ModelClass>/<recordIdentifier>.' }),
+      },
+      resolve: async (_, args, ctx) => {
+        const { model, identifier } = parseGlobalId(String(args.id));
+        const record = await ctx.loaders.load(model, identifier.canonical);
         return record ? { model, record } : null;
       },
     }),

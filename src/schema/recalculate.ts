@@ -12,6 +12,7 @@ interface RecalculateChecksumResult {
 }
 
 const RecalculateChecksumPayload = builder.objectRef<RecalculateChecksumResult>('RecalculateChecksumPayload').implement({
+  description: 'What one verification found.',
   fields: (t) => ({
     record: t.field({ type: ModelRecord, nullable: true, description: 'The record after verification, succeeded or failed.', resolve: (p) => p.record }),
     errors: t.stringList({ description: 'Why verification failed; empty on success.', resolve: (p) => p.errors }),
@@ -24,23 +25,40 @@ interface RecalculateAllResult {
   message: string;
 }
 
+const BulkStatus = builder.enumType('BulkStatus', {
+  description: 'Whether GitLab queued the records.',
+  values: {
+    SUCCESS: { value: 'success', description: 'Queued (GitLab\'s "success"): the background job re-verifies them.' },
+    ERROR: { value: 'error', description: 'Not (or not all) queued (GitLab\'s "error", or any other answer): `message` says why.' },
+  } as const,
+});
+
 const RecalculateAllChecksumsPayload = builder.objectRef<RecalculateAllResult>('RecalculateAllChecksumsPayload').implement({
+  description: 'What GitLab answered to a bulk re-verification.',
   fields: (t) => ({
-    model: t.field({ type: ModelName, resolve: (p) => p.model }),
-    status: t.string({ description: 'GitLab\'s status: "success" or "error".', resolve: (p) => p.status }),
+    model: t.field({ type: ModelName, description: 'The model whose records were queued.', resolve: (p) => p.model }),
+    status: t.field({
+      type: BulkStatus,
+      description: "GitLab's status. Anything but SUCCESS comes with the reason in `message` and `errors`.",
+      resolve: (p) => (p.status === 'success' ? 'success' : 'error'),
+    }),
     message: t.string({ description: "GitLab's message.", resolve: (p) => p.message }),
     errors: t.stringList({ description: 'GitLab\'s message when its status is "error"; empty otherwise.', resolve: (p) => (p.status === 'success' ? [] : [p.message]) }),
   }),
 });
 
 builder.mutationType({
+  description: 'Re-verification of records by GitLab.',
   fields: (t) => ({
     recalculateChecksum: t.field({
       type: RecalculateChecksumPayload,
-      description: 'Verifies one record now (synchronously, in GitLab). A failed verification is data: the payload has the record in its failed state and `errors` says why.',
+      // Nullable, like every root field: one failing alias leaves the others' results.
+      nullable: true,
+      description:
+        'Verifies one record now (synchronously, in GitLab). A failed verification is data: the payload has the record in its failed state and `errors` says why. Null, with an error, when it was not done (bad arguments, or GitLab refused or could not be asked).',
       args: {
-        model: t.arg({ type: ModelName, required: true }),
-        recordIdentifier: t.arg.id({ required: true }),
+        model: t.arg({ type: ModelName, required: true, description: 'The model of the record.' }),
+        recordIdentifier: t.arg.id({ required: true, description: "The record's integer identifier: GitLab's single-record verification takes integers only (records with composite keys are re-verified in bulk)." }),
       },
       resolve: async (_, args, ctx) => {
         const model = modelOf(args.model);
@@ -65,9 +83,11 @@ builder.mutationType({
     }),
     recalculateAllChecksums: t.field({
       type: RecalculateAllChecksumsPayload,
-      description: "Queues records of a model for re-verification by GitLab's background job (asynchronous). Filters need GitLab 18.8 or later.",
+      nullable: true,
+      description:
+        "Queues records of a model for re-verification by GitLab's background job (asynchronous). Filters need GitLab 18.8 or later. Null, with an error, when it was not done (bad arguments, or GitLab refused or could not be asked).",
       args: {
-        model: t.arg({ type: ModelName, required: true }),
+        model: t.arg({ type: ModelName, required: true, description: 'The model whose records to queue.' }),
         checksumState: t.arg({ type: ChecksumState, description: 'Only records in this state (not PENDING: those are queued already).' }),
         identifiers: t.arg.idList({ description: 'Only these records.' }),
       },

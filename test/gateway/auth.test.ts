@@ -3,7 +3,7 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ModelRecordDocument, ModelRecordsDocument, RecalculateAllChecksumsDocument, RecalculateChecksumDocument } from '../generated/operations.js';
 import { ADMIN, READ_ONLY, USER, type GraphQLResponse, type Harness } from '../support/gateway.js';
-import { DIALECTS, errorText, gets, ids, oneError, ok, puts, restAll, startFor } from './helpers.js';
+import { answered, DIALECTS, errorText, gets, ids, ok, oneError, puts, restAll, startFor } from './helpers.js';
 
 const UNKNOWN = 'glpat-unknown-0123456789';
 const ADDED = 'glpat-added-admin-token';
@@ -37,8 +37,8 @@ describe.each(DIALECTS)('auth, %s dialect', (dialect) => {
     ] as [TypedDocumentNode<unknown, unknown>, unknown][];
 
   it('forwards Authorization: Bearer as received, and no PRIVATE-TOKEN', async () => {
-    ok(await h.request(ModelRecordsDocument, { model: 'LFS_OBJECT', first: 2 }, { header: 'bearer' }));
-    ok(await h.request(RecalculateChecksumDocument, { model: 'LFS_OBJECT', recordIdentifier: lfsIds[0] }, { header: 'bearer' }));
+    answered(await h.request(ModelRecordsDocument, { model: 'LFS_OBJECT', first: 2 }, { header: 'bearer' }));
+    answered(await h.request(RecalculateChecksumDocument, { model: 'LFS_OBJECT', recordIdentifier: lfsIds[0] }, { header: 'bearer' }));
     const log = await h.upstream();
     expect(log.length).toBeGreaterThanOrEqual(2);
     expect(puts(log)).toHaveLength(1);
@@ -49,8 +49,8 @@ describe.each(DIALECTS)('auth, %s dialect', (dialect) => {
   });
 
   it('forwards PRIVATE-TOKEN as received, and no Authorization', async () => {
-    ok(await h.request(ModelRecordsDocument, { model: 'LFS_OBJECT', first: 2 }, { header: 'private-token' }));
-    ok(await h.request(RecalculateChecksumDocument, { model: 'LFS_OBJECT', recordIdentifier: lfsIds[0] }, { header: 'private-token' }));
+    answered(await h.request(ModelRecordsDocument, { model: 'LFS_OBJECT', first: 2 }, { header: 'private-token' }));
+    answered(await h.request(RecalculateChecksumDocument, { model: 'LFS_OBJECT', recordIdentifier: lfsIds[0] }, { header: 'private-token' }));
     const log = await h.upstream();
     expect(puts(log)).toHaveLength(1);
     for (const entry of log) {
@@ -86,7 +86,7 @@ describe.each(DIALECTS)('auth, %s dialect', (dialect) => {
       await h.resetUpstream();
       const res = await h.request(ModelRecordsDocument, { model: 'LFS_OBJECT', first: 2 }, { token: UNKNOWN, header });
       oneError(res, 'UNAUTHENTICATED');
-      expect(res.data).toBeNull();
+      expect(res.data).toEqual({ modelRecords: null });
       expect(await h.upstream()).toHaveLength(1);
     }
     const put = await h.request(RecalculateChecksumDocument, { model: 'LFS_OBJECT', recordIdentifier: lfsIds[0] }, { token: UNKNOWN });
@@ -103,7 +103,7 @@ describe.each(DIALECTS)('auth, %s dialect', (dialect) => {
   });
 
   it('a read-only (read_api) token may query but not mutate', async () => {
-    const list = ok(await h.request(ModelRecordsDocument, { model: 'LFS_OBJECT', first: 2 }, { token: READ_ONLY }));
+    const list = answered(await h.request(ModelRecordsDocument, { model: 'LFS_OBJECT', first: 2 }, { token: READ_ONLY }));
     expect(list.modelRecords.nodes.map((n) => n.recordIdentifier)).toEqual(lfsIds.slice(0, 2));
     const one = ok(await h.request(ModelRecordDocument, { model: 'LFS_OBJECT', recordIdentifier: lfsIds[3] }, { token: READ_ONLY }));
     expect(one.modelRecord?.recordIdentifier).toBe(lfsIds[3]);
@@ -111,7 +111,7 @@ describe.each(DIALECTS)('auth, %s dialect', (dialect) => {
 
     const single = await h.request(RecalculateChecksumDocument, { model: 'LFS_OBJECT', recordIdentifier: lfsIds[0] }, { token: READ_ONLY });
     oneError(single, 'FORBIDDEN');
-    expect(single.data).toBeNull();
+    expect(single.data).toEqual({ recalculateChecksum: null });
     const bulk = await h.request(RecalculateAllChecksumsDocument, { model: 'LFS_OBJECT' }, { token: READ_ONLY });
     oneError(bulk, 'FORBIDDEN');
     const log = await h.upstream();

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ModelRecordDocument, RecalculateAllChecksumsDocument, RecalculateChecksumDocument, RecordPageDocument } from '../generated/operations.js';
 import { startHarness, type Harness } from '../support/gateway.js';
-import { API, QUIET, ids, oneError, ok, puts, restAll, splitPath } from './helpers.js';
+import { answered, API, ids, ok, oneError, puts, QUIET, restAll, splitPath } from './helpers.js';
 
 /** The model segment and the pagination style of each upstream call, for compact comparisons. */
 const calls = (h: Harness) =>
@@ -24,14 +24,14 @@ describe('GITLAB_API_DIALECT=auto', () => {
   beforeEach(() => h.resetUpstream());
 
   it('detects a singular GitLab: the plural name is refused with 400, the singular one answers', async () => {
-    const data = ok(await h.request(RecordPageDocument, { model: 'LFS_OBJECT', first: 3 }));
+    const data = answered(await h.request(RecordPageDocument, { model: 'LFS_OBJECT', first: 3 }));
     expect(data.modelRecords.edges.map((e) => e.node.recordIdentifier)).toEqual(lfsIds.slice(0, 3));
     expect(await calls(h)).toEqual(['GET lfs_objects keyset', 'GET lfs_object page=1']);
   });
 
   it('once detected, asks with the singular name straight away and paginates by offset', async () => {
-    const first = ok(await h.request(RecordPageDocument, { model: 'LFS_OBJECT', first: 3 }));
-    ok(await h.request(RecordPageDocument, { model: 'LFS_OBJECT', first: 3, after: first.modelRecords.pageInfo.endCursor }));
+    const first = answered(await h.request(RecordPageDocument, { model: 'LFS_OBJECT', first: 3 }));
+    answered(await h.request(RecordPageDocument, { model: 'LFS_OBJECT', first: 3, after: first.modelRecords.pageInfo.endCursor }));
     expect(await calls(h)).toEqual(['GET lfs_object page=1', 'GET lfs_object page=2']);
   });
 
@@ -48,24 +48,24 @@ describe('GITLAB_API_DIALECT=auto', () => {
   });
 
   it('re-detects when GitLab is upgraded to the plural API at run time, and an offset cursor carries on', async () => {
-    const page1 = ok(await h.request(RecordPageDocument, { model: 'LFS_OBJECT', first: 4 }));
+    const page1 = answered(await h.request(RecordPageDocument, { model: 'LFS_OBJECT', first: 4 }));
     await h.control('PUT', 'settings', { dialect: 'plural' });
     await h.resetUpstream();
 
-    const page2 = ok(await h.request(RecordPageDocument, { model: 'LFS_OBJECT', first: 4, after: page1.modelRecords.pageInfo.endCursor }));
+    const page2 = answered(await h.request(RecordPageDocument, { model: 'LFS_OBJECT', first: 4, after: page1.modelRecords.pageInfo.endCursor }));
     expect(page2.modelRecords.edges.map((e) => e.node.recordIdentifier)).toEqual(lfsIds.slice(4, 8));
     expect(await calls(h)).toEqual(['GET lfs_object page=2', 'GET lfs_objects page=2']);
 
     await h.resetUpstream();
-    const fresh = ok(await h.request(RecordPageDocument, { model: 'LFS_OBJECT', first: 4 }));
+    const fresh = answered(await h.request(RecordPageDocument, { model: 'LFS_OBJECT', first: 4 }));
     expect(fresh.modelRecords.edges.map((e) => e.node.recordIdentifier)).toEqual(lfsIds.slice(0, 4));
     expect(await calls(h)).toEqual(['GET lfs_objects keyset']);
     // The newer models are there now.
-    ok(await h.request(RecordPageDocument, { model: 'SUPPLY_CHAIN_ATTESTATION', first: 1 }));
+    answered(await h.request(RecordPageDocument, { model: 'SUPPLY_CHAIN_ATTESTATION', first: 1 }));
   });
 
   it('re-detects a downgrade back to singular; a keyset cursor from before is then BAD_USER_INPUT', async () => {
-    const keyset = ok(await h.request(RecordPageDocument, { model: 'LFS_OBJECT', first: 4 }));
+    const keyset = answered(await h.request(RecordPageDocument, { model: 'LFS_OBJECT', first: 4 }));
     await h.control('PUT', 'settings', { dialect: 'singular' });
     await h.resetUpstream();
 
@@ -75,7 +75,7 @@ describe('GITLAB_API_DIALECT=auto', () => {
     expect(await calls(h)).toEqual([`GET lfs_objects keyset`]);
 
     await h.resetUpstream();
-    const fresh = ok(await h.request(RecordPageDocument, { model: 'LFS_OBJECT', first: 4 }));
+    const fresh = answered(await h.request(RecordPageDocument, { model: 'LFS_OBJECT', first: 4 }));
     expect(fresh.modelRecords.edges.map((e) => e.node.recordIdentifier)).toEqual(lfsIds.slice(0, 4));
     expect(await calls(h)).toEqual(['GET lfs_object page=1']);
   });
@@ -84,7 +84,7 @@ describe('GITLAB_API_DIALECT=auto', () => {
     await h.control('PUT', 'settings', { dialect: 'plural' });
     await h.resetUpstream();
     const id = lfsIds[0];
-    const data = ok(await h.request(RecalculateChecksumDocument, { model: 'LFS_OBJECT', recordIdentifier: id }));
+    const data = answered(await h.request(RecalculateChecksumDocument, { model: 'LFS_OBJECT', recordIdentifier: id }));
     expect(data.recalculateChecksum.record?.checksumInformation?.checksumState).toBe('SUCCEEDED');
     expect(await calls(h)).toEqual([`PUT lfs_object/${id}/checksum`, `PUT lfs_objects/${id}/checksum`]);
   });
@@ -111,8 +111,8 @@ describe('GITLAB_API_DIALECT=auto against a plural GitLab', () => {
   afterAll(() => h?.close());
 
   it('asks in the plural dialect first, with keyset pagination: one call', async () => {
-    ok(await h.request(RecordPageDocument, { model: 'LFS_OBJECT', first: 3 }));
-    ok(await h.request(RecordPageDocument, { model: 'SUPPLY_CHAIN_ATTESTATION', first: 3 }));
+    answered(await h.request(RecordPageDocument, { model: 'LFS_OBJECT', first: 3 }));
+    answered(await h.request(RecordPageDocument, { model: 'SUPPLY_CHAIN_ATTESTATION', first: 3 }));
     expect(await calls(h)).toEqual(['GET lfs_objects keyset', 'GET supply_chain_attestations keyset']);
   });
 });

@@ -85,6 +85,16 @@ export function ok<T>(res: GraphQLResponse<T>): T {
   return res.data as T;
 }
 
+/** Data whose root fields all answered: root fields are nullable so that one failing alias keeps the others. */
+export type Answered<T> = { [K in keyof T]: NonNullable<T[K]> };
+
+/** Asserts a response without errors in which every root field answered (none null), and returns its data so typed. */
+export function answered<T extends object>(res: GraphQLResponse<T>): Answered<T> {
+  const data = ok(res);
+  for (const [field, value] of Object.entries(data)) expect(value, `root field ${field}`).not.toBeNull();
+  return data as Answered<T>;
+}
+
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Waits until the stand-in has received at least `count` requests since the last reset. */

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RequestLogEntry } from '../../src/stand-in/index.js';
 import { RecalculateAllChecksumsDocument, RecordCountDocument, RecordPageDocument, type ChecksumState, type ModelName, type RecordPageQuery } from '../generated/operations.js';
 import type { Harness } from '../support/gateway.js';
-import { DIALECTS, gets, ids, oneError, ok, puts, restAll, startFor, type RestRecord } from './helpers.js';
+import { answered, type Answered, DIALECTS, gets, ids, ok, oneError, puts, restAll, type RestRecord, startFor } from './helpers.js';
 
 const MAX_IDENTIFIERS = 1000;
 const URL_LIMIT = 8192;
@@ -64,7 +64,7 @@ describe.each(DIALECTS)('identifier lists at MAX_IDENTIFIERS, %s dialect', (dial
     const seen: string[] = [];
     let after: string | null = null;
     for (let page = 0; ; page++) {
-      const data: RecordPageQuery = ok(await h.request(RecordPageDocument, { model, identifiers, first, after, checksumState }));
+      const data: Answered<RecordPageQuery> = answered(await h.request(RecordPageDocument, { model, identifiers, first, after, checksumState }));
       const { edges, pageInfo } = data.modelRecords;
       expect(pageInfo.hasPreviousPage).toBe(page > 0);
       expect(pageInfo.startCursor).toBe(edges[0]?.cursor ?? null);
@@ -93,7 +93,7 @@ describe.each(DIALECTS)('identifier lists at MAX_IDENTIFIERS, %s dialect', (dial
     expectSplit(log, integerList);
     for (const entry of log) expect(entry.params['identifiers[]'].length).toBeLessThanOrEqual(100);
     // totalCount as one call would give it: GitLab's count where it counts (plural), else null.
-    const count = ok(await h.request(RecordCountDocument, { model: 'PROJECT', identifiers: integerList }));
+    const count = answered(await h.request(RecordCountDocument, { model: 'PROJECT', identifiers: integerList }));
     expect(count.modelRecords.totalCount).toBe(dialect === 'plural' ? 550 : null);
   });
 
@@ -111,12 +111,12 @@ describe.each(DIALECTS)('identifier lists at MAX_IDENTIFIERS, %s dialect', (dial
     const expectedSucceeded = expected.filter((id) => succeeded.has(id));
     expect(expectedSucceeded.length).toBeGreaterThan(100);
     expect(await walk('UPLOAD', longList, 64, 'SUCCEEDED')).toEqual(expectedSucceeded);
-    const count = ok(await h.request(RecordCountDocument, { model: 'UPLOAD', identifiers: longList, checksumState: 'SUCCEEDED' }));
+    const count = answered(await h.request(RecordCountDocument, { model: 'UPLOAD', identifiers: longList, checksumState: 'SUCCEEDED' }));
     expect(count.modelRecords.totalCount).toBe(dialect === 'plural' ? expectedSucceeded.length : null);
   });
 
   it("a cursor over a merged list is this query's only: elsewhere it is BAD_USER_INPUT, and nothing is sent", async () => {
-    const page = ok(await h.request(RecordPageDocument, { model: 'PROJECT', identifiers: integerList, first: 10 }));
+    const page = answered(await h.request(RecordPageDocument, { model: 'PROJECT', identifiers: integerList, first: 10 }));
     const after = page.modelRecords.pageInfo.endCursor;
     await h.resetUpstream();
     for (const identifiers of [null, ['1', '2']]) {
@@ -142,8 +142,8 @@ describe.each(DIALECTS)('identifier lists at MAX_IDENTIFIERS, %s dialect', (dial
     ] as const)('recalculateAllChecksums(%s, 1,000 identifiers) sends PUTs within the limit that queue exactly the records named', async (model, list, records, spelt) => {
       const named = new Set(list().map(spelt));
       const before = records();
-      const data = ok(await h.request(RecalculateAllChecksumsDocument, { model, identifiers: list() }));
-      expect(data.recalculateAllChecksums).toEqual({ model, status: 'success', message: ENQUEUED, errors: [] });
+      const data = answered(await h.request(RecalculateAllChecksumsDocument, { model, identifiers: list() }));
+      expect(data.recalculateAllChecksums).toEqual({ model, status: 'SUCCESS', message: ENQUEUED, errors: [] });
       const log = await h.upstream();
       expect(gets(log)).toEqual([]);
       expectSplit(puts(log), [...named]);
@@ -160,7 +160,7 @@ describe.each(DIALECTS)('identifier lists at MAX_IDENTIFIERS, %s dialect', (dial
       const refused = padded(list[600]);
       await h.control('PUT', 'faults', { rejectedIdentifiers: [refused] });
       try {
-        const data = ok(await h.request(RecalculateAllChecksumsDocument, { model: 'UPLOAD', identifiers: list }));
+        const data = answered(await h.request(RecalculateAllChecksumsDocument, { model: 'UPLOAD', identifiers: list }));
         const sent = puts(await h.upstream());
         const queued = sent.slice(0, -1).flatMap((e) => e.params['identifiers[]']).length;
         expect(sent.length).toBeGreaterThan(1);
@@ -168,7 +168,7 @@ describe.each(DIALECTS)('identifier lists at MAX_IDENTIFIERS, %s dialect', (dial
         expect(sent.at(-1)!.params['identifiers[]']).toContain(refused);
         expect(sent.filter((e) => e.params['identifiers[]'].includes(refused))).toHaveLength(1);
         const message = `GitLab rejected the request: 400 Bad request - Invalid composite key format (the first ${queued} of ${MAX_IDENTIFIERS} identifiers were queued before this)`;
-        expect(data.recalculateAllChecksums).toEqual({ model: 'UPLOAD', status: 'error', message, errors: [message] });
+        expect(data.recalculateAllChecksums).toEqual({ model: 'UPLOAD', status: 'ERROR', message, errors: [message] });
       } finally {
         await h.control('PUT', 'faults', { rejectedIdentifiers: [] });
       }

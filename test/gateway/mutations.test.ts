@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ModelRecordsDocument, RecalculateAllChecksumsDocument, RecalculateChecksumDocument } from '../generated/operations.js';
 import type { Harness } from '../support/gateway.js';
-import { DIALECTS, gets, ids, oneError, ok, puts, restAll, segment, splitPath, startFor, type RestRecord } from './helpers.js';
+import { answered, DIALECTS, gets, ids, ok, oneError, puts, restAll, type RestRecord, segment, splitPath, startFor } from './helpers.js';
 
 const ENQUEUED = 'Batch update job has been successfully enqueued.';
 const stateOf = (r: RestRecord) => r.checksum_information!.checksum_state;
@@ -23,7 +23,7 @@ describe.each(DIALECTS)('mutations, %s dialect', (dialect) => {
     await h.resetUpstream();
     const startedAt = Date.now();
 
-    const data = ok(await h.request(RecalculateChecksumDocument, { model: 'LFS_OBJECT', recordIdentifier: id }));
+    const data = answered(await h.request(RecalculateChecksumDocument, { model: 'LFS_OBJECT', recordIdentifier: id }));
     const payload = data.recalculateChecksum;
     expect(payload.errors).toEqual([]);
     expect(payload.record).toMatchObject({ id: `gid://gitlab/LfsObject/${id}`, model: 'LFS_OBJECT', recordIdentifier: id, modelClass: 'LfsObject' });
@@ -46,15 +46,13 @@ describe.each(DIALECTS)('mutations, %s dialect', (dialect) => {
   });
 
   it('a record whose file is missing fails: the record in FAILED state and errors, but no GraphQL error', async () => {
-    const failed = ok(await h.request(ModelRecordsDocument, { model: 'LFS_OBJECT', checksumState: 'FAILED', first: 1 }));
+    const failed = answered(await h.request(ModelRecordsDocument, { model: 'LFS_OBJECT', checksumState: 'FAILED', first: 1 }));
     const before = failed.modelRecords.nodes[0];
     expect(before.checksumInformation?.checksumFailure).toContain('file does not exist');
     const id = before.recordIdentifier;
     await h.resetUpstream();
 
-    const res = await h.request(RecalculateChecksumDocument, { model: 'LFS_OBJECT', recordIdentifier: id });
-    expect(res.errors).toBeUndefined();
-    const payload = res.data!.recalculateChecksum;
+    const payload = answered(await h.request(RecalculateChecksumDocument, { model: 'LFS_OBJECT', recordIdentifier: id })).recalculateChecksum;
     const info = payload.record!.checksumInformation!;
     expect(payload.record!.recordIdentifier).toBe(id);
     expect(info.checksumState).toBe('FAILED');
@@ -74,7 +72,7 @@ describe.each(DIALECTS)('mutations, %s dialect', (dialect) => {
     const res = await h.request(RecalculateChecksumDocument, { model: 'LFS_OBJECT', recordIdentifier: '999999' });
     const error = oneError(res, 'NOT_FOUND');
     expect(error.message).toBe('GitLab answered: 404 999999 Not Found');
-    expect(res.data).toBeNull();
+    expect(res.data).toEqual({ recalculateChecksum: null });
     expect(puts(await h.upstream())).toHaveLength(1);
   });
 
@@ -90,8 +88,8 @@ describe.each(DIALECTS)('mutations, %s dialect', (dialect) => {
     expect(before.filter((r) => stateOf(r) !== 'pending').length).toBeGreaterThan(200);
     await h.resetUpstream();
 
-    const data = ok(await h.request(RecalculateAllChecksumsDocument, { model: 'PAGES_DEPLOYMENT' }));
-    expect(data.recalculateAllChecksums).toEqual({ model: 'PAGES_DEPLOYMENT', status: 'success', message: ENQUEUED, errors: [] });
+    const data = answered(await h.request(RecalculateAllChecksumsDocument, { model: 'PAGES_DEPLOYMENT' }));
+    expect(data.recalculateAllChecksums).toEqual({ model: 'PAGES_DEPLOYMENT', status: 'SUCCESS', message: ENQUEUED, errors: [] });
 
     const log = await h.upstream();
     expect(log).toHaveLength(1);
@@ -113,8 +111,8 @@ describe.each(DIALECTS)('mutations, %s dialect', (dialect) => {
       expect(failedWanted.length).toBeGreaterThan(0);
       await h.resetUpstream();
 
-      const data = ok(await h.request(RecalculateAllChecksumsDocument, { model: 'MERGE_REQUEST_DIFF', checksumState: 'FAILED', identifiers: wanted }));
-      expect(data.recalculateAllChecksums).toEqual({ model: 'MERGE_REQUEST_DIFF', status: 'success', message: ENQUEUED, errors: [] });
+      const data = answered(await h.request(RecalculateAllChecksumsDocument, { model: 'MERGE_REQUEST_DIFF', checksumState: 'FAILED', identifiers: wanted }));
+      expect(data.recalculateAllChecksums).toEqual({ model: 'MERGE_REQUEST_DIFF', status: 'SUCCESS', message: ENQUEUED, errors: [] });
 
       const log = await h.upstream();
       expect(log).toHaveLength(1);
@@ -128,7 +126,7 @@ describe.each(DIALECTS)('mutations, %s dialect', (dialect) => {
     });
 
     it('a checksumState filter alone is sent alone', async () => {
-      ok(await h.request(RecalculateAllChecksumsDocument, { model: 'TERRAFORM_STATE_VERSION', checksumState: 'SUCCEEDED' }));
+      answered(await h.request(RecalculateAllChecksumsDocument, { model: 'TERRAFORM_STATE_VERSION', checksumState: 'SUCCEEDED' }));
       const log = await h.upstream();
       expect(log.map((e) => e.params)).toEqual([{ checksum_state: ['succeeded'] }]);
     });
@@ -144,7 +142,7 @@ describe.each(DIALECTS)('mutations, %s dialect', (dialect) => {
         const res = await h.request(RecalculateAllChecksumsDocument, variables);
         const error = oneError(res, 'BAD_USER_INPUT');
         expect(error.message).toContain('18.8');
-        expect(res.data).toBeNull();
+        expect(res.data).toEqual({ recalculateAllChecksums: null });
       }
       expect(await h.upstream()).toEqual([]);
       expect((await restAll(h, 'MERGE_REQUEST_DIFF', dialect)).map(stateOf)).toEqual(before.map(stateOf));
@@ -179,7 +177,7 @@ describe.each(DIALECTS)('mutations, %s dialect', (dialect) => {
       expect(oneError(one, 'BAD_USER_INPUT').message).toBe('GitLab rejected the request: 400 Bad request - Endpoint only available on primary site.');
       const all = await h.request(RecalculateAllChecksumsDocument, { model: 'LFS_OBJECT' });
       expect(oneError(all, 'BAD_USER_INPUT').message).toBe('GitLab rejected the request: 400 Bad request - Endpoint only available on primary site.');
-      ok(await h.request(ModelRecordsDocument, { model: 'LFS_OBJECT', first: 1 }));
+      answered(await h.request(ModelRecordsDocument, { model: 'LFS_OBJECT', first: 1 }));
       const log = await h.upstream();
       // A 400 is an answer, not a transient failure: each PUT went once.
       expect(puts(log)).toHaveLength(2);

@@ -43,9 +43,9 @@ describe('README examples', () => {
   it('Recalculate: one record verified now, failed LFS objects queued', async () => {
     const res = await h.request(RecalculateDocument);
     expect(res.errors).toBeUndefined();
-    expect(res.data?.recalculateChecksum.errors).toEqual([]);
-    expect(res.data?.recalculateChecksum.record?.checksumInformation?.checksumState).toBe('SUCCEEDED');
-    expect(res.data?.recalculateAllChecksums).toEqual({ status: 'success', message: 'Batch update job has been successfully enqueued.', errors: [] });
+    expect(res.data?.recalculateChecksum?.errors).toEqual([]);
+    expect(res.data?.recalculateChecksum?.record?.checksumInformation?.checksumState).toBe('SUCCEEDED');
+    expect(res.data?.recalculateAllChecksums).toEqual({ status: 'SUCCESS', message: 'Batch update job has been successfully enqueued.', errors: [] });
   });
 
   it('WatchProjects over graphql-ws: the current state of each of the three records first', async () => {

@@ -3,6 +3,13 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
+/** Whether GitLab queued the records. */
+export type BulkStatus =
+  /** Not (or not all) queued (GitLab's "error", or any other answer): `message` says why. */
+  | 'ERROR'
+  /** Queued (GitLab's "success"): the background job re-verifies them. */
+  | 'SUCCESS';
+
 /** Where a record stands in GitLab's verification state machine. */
 export type ChecksumState =
   /** Verification is disabled for this record. */
@@ -15,6 +22,15 @@ export type ChecksumState =
   | 'STARTED'
   /** Verified: `checksum` is current. */
   | 'SUCCEEDED';
+
+/** What a record of a model is on disk; it decides how GitLab checksums it and whether it has a size. */
+export type ModelKind =
+  /** A file (`fileSize` is its size). */
+  | 'BLOB'
+  /** A container registry repository. */
+  | 'CONTAINER'
+  /** A Git repository (no `fileSize`). */
+  | 'REPOSITORY';
 
 /** A kind of data GitLab Geo replicates and verifies. */
 export type ModelName =
@@ -68,7 +84,7 @@ export type RecordPageQueryVariables = Exact<{
 }>;
 
 
-export type RecordPageQuery = { modelRecords: { pageInfo: { hasNextPage: boolean, hasPreviousPage: boolean, startCursor: string | null, endCursor: string | null }, edges: Array<{ cursor: string, node: { id: string, recordIdentifier: string, checksumInformation: { checksumState: ChecksumState } | null } }> } };
+export type RecordPageQuery = { modelRecords: { pageInfo: { hasNextPage: boolean, hasPreviousPage: boolean, startCursor: string | null, endCursor: string | null }, edges: Array<{ cursor: string, node: { id: string, recordIdentifier: string, checksumInformation: { checksumState: ChecksumState } | null } }> } | null };
 
 export type RecordCountQueryVariables = Exact<{
   model: ModelName;
@@ -77,7 +93,19 @@ export type RecordCountQueryVariables = Exact<{
 }>;
 
 
-export type RecordCountQuery = { modelRecords: { totalCount: number | null } };
+export type RecordCountQuery = { modelRecords: { totalCount: number | null } | null };
+
+export type NodeQueryVariables = Exact<{
+  id: string;
+}>;
+
+
+export type NodeQuery = { node: { __typename: 'ModelRecord', model: ModelName, recordIdentifier: string, id: string, checksumInformation: { checksumState: ChecksumState } | null } | null };
+
+export type ModelsQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type ModelsQuery = { models: Array<{ name: ModelName, modelClass: string, kind: ModelKind, restName: string, singularName: string | null, pluralName: string }> | null };
 
 export type RecordsOfTwoModelsQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -87,7 +115,7 @@ export type RecordsOfTwoModelsQuery = { a: { checksumInformation: { checksum: st
 export type RecalculateMutationVariables = Exact<{ [key: string]: never; }>;
 
 
-export type RecalculateMutation = { recalculateChecksum: { errors: Array<string>, record: { checksumInformation: { checksumState: ChecksumState, checksum: string | null, checksumFailure: string | null } | null } | null }, recalculateAllChecksums: { status: string, message: string, errors: Array<string> } };
+export type RecalculateMutation = { recalculateChecksum: { errors: Array<string>, record: { checksumInformation: { checksumState: ChecksumState, checksum: string | null, checksumFailure: string | null } | null } | null } | null, recalculateAllChecksums: { status: BulkStatus, message: string, errors: Array<string> } | null };
 
 export type WatchProjectsSubscriptionVariables = Exact<{ [key: string]: never; }>;
 
@@ -105,7 +133,7 @@ export type RecalculateChecksumMutationVariables = Exact<{
 }>;
 
 
-export type RecalculateChecksumMutation = { recalculateChecksum: { errors: Array<string>, record: { id: string, model: ModelName, recordIdentifier: string, modelClass: string, createdAt: string | null, fileSize: string | null, checksumInformation: { checksum: string | null, lastChecksum: string | null, checksumState: ChecksumState, checksumRetryCount: number | null, checksumRetryAt: string | null, checksumFailure: string | null } | null } | null } };
+export type RecalculateChecksumMutation = { recalculateChecksum: { errors: Array<string>, record: { id: string, model: ModelName, recordIdentifier: string, modelClass: string, createdAt: string | null, fileSize: string | null, checksumInformation: { checksum: string | null, lastChecksum: string | null, checksumState: ChecksumState, checksumRetryCount: number | null, checksumRetryAt: string | null, checksumFailure: string | null } | null } | null } | null };
 
 export type RecalculateAllChecksumsMutationVariables = Exact<{
   model: ModelName;
@@ -114,7 +142,7 @@ export type RecalculateAllChecksumsMutationVariables = Exact<{
 }>;
 
 
-export type RecalculateAllChecksumsMutation = { recalculateAllChecksums: { model: ModelName, status: string, message: string, errors: Array<string> } };
+export type RecalculateAllChecksumsMutation = { recalculateAllChecksums: { model: ModelName, status: BulkStatus, message: string, errors: Array<string> } | null };
 
 export type ModelRecordsQueryVariables = Exact<{
   model: ModelName;
@@ -125,7 +153,7 @@ export type ModelRecordsQueryVariables = Exact<{
 }>;
 
 
-export type ModelRecordsQuery = { modelRecords: { totalCount: number | null, pageInfo: { hasNextPage: boolean, hasPreviousPage: boolean, startCursor: string | null, endCursor: string | null }, edges: Array<{ cursor: string, node: { id: string, recordIdentifier: string } }>, nodes: Array<{ id: string, model: ModelName, recordIdentifier: string, modelClass: string, createdAt: string | null, fileSize: string | null, checksumInformation: { checksum: string | null, lastChecksum: string | null, checksumState: ChecksumState, checksumRetryCount: number | null, checksumRetryAt: string | null, checksumFailure: string | null } | null }> } };
+export type ModelRecordsQuery = { modelRecords: { totalCount: number | null, pageInfo: { hasNextPage: boolean, hasPreviousPage: boolean, startCursor: string | null, endCursor: string | null }, edges: Array<{ cursor: string, node: { id: string, recordIdentifier: string } }>, nodes: Array<{ id: string, model: ModelName, recordIdentifier: string, modelClass: string, createdAt: string | null, fileSize: string | null, checksumInformation: { checksum: string | null, lastChecksum: string | null, checksumState: ChecksumState, checksumRetryCount: number | null, checksumRetryAt: string | null, checksumFailure: string | null } | null }> } | null };
 
 export type ModelRecordQueryVariables = Exact<{
   model: ModelName;
@@ -140,6 +168,8 @@ export type RecordFieldsFragment = { id: string, model: ModelName, recordIdentif
 export const RecordFieldsFragmentDoc = {"kind":"Document","definitions":[{"kind":"FragmentDefinition","name":{"kind":"Name","value":"RecordFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"ModelRecord"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"model"}},{"kind":"Field","name":{"kind":"Name","value":"recordIdentifier"}},{"kind":"Field","name":{"kind":"Name","value":"modelClass"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}},{"kind":"Field","name":{"kind":"Name","value":"fileSize"}},{"kind":"Field","name":{"kind":"Name","value":"checksumInformation"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"checksum"}},{"kind":"Field","name":{"kind":"Name","value":"lastChecksum"}},{"kind":"Field","name":{"kind":"Name","value":"checksumState"}},{"kind":"Field","name":{"kind":"Name","value":"checksumRetryCount"}},{"kind":"Field","name":{"kind":"Name","value":"checksumRetryAt"}},{"kind":"Field","name":{"kind":"Name","value":"checksumFailure"}}]}}]}}]} as unknown as DocumentNode<RecordFieldsFragment, unknown>;
 export const RecordPageDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"RecordPage"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"model"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ModelName"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"checksumState"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"ChecksumState"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"identifiers"}},"type":{"kind":"ListType","type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"first"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"after"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"modelRecords"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"model"},"value":{"kind":"Variable","name":{"kind":"Name","value":"model"}}},{"kind":"Argument","name":{"kind":"Name","value":"checksumState"},"value":{"kind":"Variable","name":{"kind":"Name","value":"checksumState"}}},{"kind":"Argument","name":{"kind":"Name","value":"identifiers"},"value":{"kind":"Variable","name":{"kind":"Name","value":"identifiers"}}},{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"first"}}},{"kind":"Argument","name":{"kind":"Name","value":"after"},"value":{"kind":"Variable","name":{"kind":"Name","value":"after"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"pageInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"hasNextPage"}},{"kind":"Field","name":{"kind":"Name","value":"hasPreviousPage"}},{"kind":"Field","name":{"kind":"Name","value":"startCursor"}},{"kind":"Field","name":{"kind":"Name","value":"endCursor"}}]}},{"kind":"Field","name":{"kind":"Name","value":"edges"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"cursor"}},{"kind":"Field","name":{"kind":"Name","value":"node"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"recordIdentifier"}},{"kind":"Field","name":{"kind":"Name","value":"checksumInformation"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"checksumState"}}]}}]}}]}}]}}]}}]} as unknown as DocumentNode<RecordPageQuery, RecordPageQueryVariables>;
 export const RecordCountDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"RecordCount"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"model"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ModelName"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"checksumState"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"ChecksumState"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"identifiers"}},"type":{"kind":"ListType","type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"modelRecords"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"model"},"value":{"kind":"Variable","name":{"kind":"Name","value":"model"}}},{"kind":"Argument","name":{"kind":"Name","value":"checksumState"},"value":{"kind":"Variable","name":{"kind":"Name","value":"checksumState"}}},{"kind":"Argument","name":{"kind":"Name","value":"identifiers"},"value":{"kind":"Variable","name":{"kind":"Name","value":"identifiers"}}},{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"IntValue","value":"1"}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"totalCount"}}]}}]}}]} as unknown as DocumentNode<RecordCountQuery, RecordCountQueryVariables>;
+export const NodeDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"Node"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"id"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"node"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"id"},"value":{"kind":"Variable","name":{"kind":"Name","value":"id"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"ModelRecord"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"model"}},{"kind":"Field","name":{"kind":"Name","value":"recordIdentifier"}},{"kind":"Field","name":{"kind":"Name","value":"checksumInformation"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"checksumState"}}]}}]}}]}}]}}]} as unknown as DocumentNode<NodeQuery, NodeQueryVariables>;
+export const ModelsDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"Models"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"models"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"modelClass"}},{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"restName"}},{"kind":"Field","name":{"kind":"Name","value":"singularName"}},{"kind":"Field","name":{"kind":"Name","value":"pluralName"}}]}}]}}]} as unknown as DocumentNode<ModelsQuery, ModelsQueryVariables>;
 export const RecordsOfTwoModelsDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"RecordsOfTwoModels"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","alias":{"kind":"Name","value":"a"},"name":{"kind":"Name","value":"modelRecord"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"model"},"value":{"kind":"EnumValue","value":"PROJECT"}},{"kind":"Argument","name":{"kind":"Name","value":"recordIdentifier"},"value":{"kind":"StringValue","value":"1","block":false}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"checksumInformation"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"checksum"}},{"kind":"Field","name":{"kind":"Name","value":"checksumState"}}]}}]}},{"kind":"Field","alias":{"kind":"Name","value":"b"},"name":{"kind":"Name","value":"modelRecord"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"model"},"value":{"kind":"EnumValue","value":"PROJECT"}},{"kind":"Argument","name":{"kind":"Name","value":"recordIdentifier"},"value":{"kind":"StringValue","value":"2","block":false}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"checksumInformation"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"checksum"}},{"kind":"Field","name":{"kind":"Name","value":"checksumState"}}]}}]}},{"kind":"Field","alias":{"kind":"Name","value":"c"},"name":{"kind":"Name","value":"modelRecord"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"model"},"value":{"kind":"EnumValue","value":"LFS_OBJECT"}},{"kind":"Argument","name":{"kind":"Name","value":"recordIdentifier"},"value":{"kind":"StringValue","value":"7","block":false}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"fileSize"}}]}}]}}]} as unknown as DocumentNode<RecordsOfTwoModelsQuery, RecordsOfTwoModelsQueryVariables>;
 export const RecalculateDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"Recalculate"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"recalculateChecksum"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"model"},"value":{"kind":"EnumValue","value":"PROJECT"}},{"kind":"Argument","name":{"kind":"Name","value":"recordIdentifier"},"value":{"kind":"StringValue","value":"3","block":false}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"errors"}},{"kind":"Field","name":{"kind":"Name","value":"record"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"checksumInformation"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"checksumState"}},{"kind":"Field","name":{"kind":"Name","value":"checksum"}},{"kind":"Field","name":{"kind":"Name","value":"checksumFailure"}}]}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"recalculateAllChecksums"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"model"},"value":{"kind":"EnumValue","value":"LFS_OBJECT"}},{"kind":"Argument","name":{"kind":"Name","value":"checksumState"},"value":{"kind":"EnumValue","value":"FAILED"}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"message"}},{"kind":"Field","name":{"kind":"Name","value":"errors"}}]}}]}}]} as unknown as DocumentNode<RecalculateMutation, RecalculateMutationVariables>;
 export const WatchProjectsDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"subscription","name":{"kind":"Name","value":"WatchProjects"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"checksumStateChanged"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"model"},"value":{"kind":"EnumValue","value":"PROJECT"}},{"kind":"Argument","name":{"kind":"Name","value":"identifiers"},"value":{"kind":"ListValue","values":[{"kind":"StringValue","value":"1","block":false},{"kind":"StringValue","value":"2","block":false},{"kind":"StringValue","value":"3","block":false}]}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"previousState"}},{"kind":"Field","name":{"kind":"Name","value":"state"}},{"kind":"Field","name":{"kind":"Name","value":"observedAt"}},{"kind":"Field","name":{"kind":"Name","value":"record"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"recordIdentifier"}},{"kind":"Field","name":{"kind":"Name","value":"checksumInformation"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"checksum"}},{"kind":"Field","name":{"kind":"Name","value":"checksumFailure"}},{"kind":"Field","name":{"kind":"Name","value":"checksumRetryCount"}}]}}]}}]}}]}}]} as unknown as DocumentNode<WatchProjectsSubscription, WatchProjectsSubscriptionVariables>;

@@ -25,7 +25,7 @@ const TRANSPORTS: Transport[] = ['graphql-ws', 'sse'];
 const RECALCULATE_ALL = /* GraphQL */ `
   mutation { recalculateAllChecksums(model: PROJECT) { model status message errors } }
 `;
-const ENQUEUED = { recalculateAllChecksums: { model: 'PROJECT', status: 'success', message: 'Batch update job has been successfully enqueued.', errors: [] } };
+const ENQUEUED = { recalculateAllChecksums: { model: 'PROJECT', status: 'SUCCESS', message: 'Batch update job has been successfully enqueued.', errors: [] } };
 
 const IDS_IN = /* GraphQL */ `
   query ($state: ChecksumState!, $first: Int!) { modelRecords(model: PROJECT, checksumState: $state, first: $first) { nodes { recordIdentifier } } }
