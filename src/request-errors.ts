@@ -1,8 +1,9 @@
 // Every refusal a client can act on is a GraphQL error with `extensions.code` and a short message: the CSRF header
-// (403), the content type (415), a body that is not JSON (400), variables that do not fit the operation.
+// (403), the content type (415), a body that is not JSON (400), variables that do not fit the operation. Over SSE,
+// errors of the operation arrive on an accepted stream; refusals of the request keep their status, in JSON.
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { GraphQLError, type ExecutionResult } from 'graphql';
-import { isAsyncIterable, type Plugin } from 'graphql-yoga';
+import { isAsyncIterable, processRegularResult, type Plugin } from 'graphql-yoga';
 
 type RequestParser = Parameters<Parameters<NonNullable<Plugin['onRequestParse']>>[0]['setRequestParser']>[0];
 
@@ -75,6 +76,13 @@ const overWebSocket = (context: unknown) => (context as { connectionParams?: unk
 const isSingleResult = (result: unknown): result is ExecutionResult =>
   typeof result === 'object' && result !== null && !Array.isArray(result) && !isAsyncIterable(result);
 
+/** BAD_REQUEST: a refusal of the HTTP request itself (CSRF header, content type, method, body, no query). */
+const refusesRequest = (error: GraphQLError) => error.extensions?.code === 'BAD_REQUEST';
+
+/** The same error, answered with 200: it travels inside a stream. */
+const onStream = (error: GraphQLError) =>
+  error.extensions?.http ? withExtensions(error, { ...error.extensions, http: { ...(error.extensions.http as object), spec: false, status: 200 } }) : error;
+
 /**
  * Typed refusals of HTTP requests (CSRF prevention included, in place of Yoga's own plugin) and of operations that did
  * not start. `csrfHeaders`: the headers that exempt a request a browser could send cross-site from being refused.
@@ -114,6 +122,15 @@ export function useTypedRequestErrors(endpoint: string, csrfHeaders: string[]): 
           if (coded) setResult(coded);
         },
       };
+    },
+    // Yoga answers this one result as a stream (SSE, or multipart): graphql-sse's client, like a browser's EventSource,
+    // reads nothing from a 4xx stream. Errors of the operation (variables, operation name, parse, validation) go on the
+    // stream, with 200, as GraphQL over SSE asks; a refused request keeps its status, in JSON.
+    onResultProcess({ result, resultProcessor, setResult, setResultProcessor }) {
+      if (!resultProcessor || resultProcessor === processRegularResult || !isSingleResult(result) || !result.errors?.some((e) => e.extensions?.http)) return;
+      // (Under application/json Yoga would answer a `spec` refusal, such as a missing query, with 200.)
+      if (result.errors.some(refusesRequest)) return setResultProcessor(processRegularResult, 'application/graphql-response+json');
+      setResult({ ...result, errors: result.errors.map(onStream) });
     },
     // A response without data is 4xx or 5xx under application/graphql-response+json; `spec` keeps application/json 200.
     onExecutionResult({ result, setResult }) {

@@ -1,9 +1,9 @@
 // graphql-ws on the same port and path as HTTP; every operation goes through Yoga's envelope, so its plugins apply.
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
-import { CloseCode, makeServer, MessageType, validateMessage, type SubscribePayload } from 'graphql-ws';
+import { CloseCode, GRAPHQL_TRANSPORT_WS_PROTOCOL, handleProtocols, makeServer, MessageType, validateMessage, type SubscribePayload } from 'graphql-ws';
 import { WebSocket } from 'ws';
 import type { Config } from './config.js';
 import { Interner } from './interning.js';
@@ -14,6 +14,7 @@ import { Outbox } from './ws-outbox.js';
 import { callerFrom, connectionParamsHeaders, type GatewayContext } from './context.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
+import type { PersistedQueryStore } from './persisted-queries.js';
 import type { GatewayYoga } from './yoga.js';
 
 /** How often an idle socket is pinged; one that does not answer within the same time is dropped. */
@@ -50,17 +51,29 @@ function payloadSender(outbox: Outbox, id: string): PayloadSender {
  */
 type Extra = { request: IncomingMessage; socket: WebSocket; outbox: Outbox; operations: Set<string>; payloads: Map<string, SubscribePayload> };
 
+/** Messages only a server sends. graphql-ws throws on one from a client, which would close with 4500 and log an error. */
+const SERVER_MESSAGES = new Set<string>([MessageType.ConnectionAck, MessageType.Next, MessageType.Error]);
+
 /**
+ * What graphql-ws gets of a client's message: null for a message only a server sends (the caller closes with 4400).
  * graphql-ws holds the text of a subscribe message for as long as the operation lives (its handler waits on the
  * results with the text in scope): for a subscription to 100 records, most of what the subscription costs. It gets a
- * short message of the same id instead, and onSubscribe takes the payload parsed here. Anything graphql-ws would refuse
- * reaches it as it came, to be refused as usual.
+ * short message of the same id instead, and onSubscribe takes the payload parsed here. Anything else graphql-ws would
+ * refuse reaches it as it came, to be refused as usual.
  */
-function compactSubscribe(text: string, payloads: Map<string, SubscribePayload>): string {
-  if (!text.includes('"subscribe"')) return text;
+function screen(text: string, payloads: Map<string, SubscribePayload>): string | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return text;
+  }
+  const type = (parsed as { type?: unknown } | null)?.type;
+  if (typeof type === 'string' && SERVER_MESSAGES.has(type)) return null;
+  if (type !== MessageType.Subscribe) return text;
   let message;
   try {
-    message = validateMessage(JSON.parse(text));
+    message = validateMessage(parsed);
   } catch {
     return text;
   }
@@ -69,7 +82,7 @@ function compactSubscribe(text: string, payloads: Map<string, SubscribePayload>)
   return JSON.stringify({ id: message.id, type: MessageType.Subscribe, payload: { query: '' } });
 }
 
-export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metrics, logger: Logger, tokens: TokenChecker) {
+export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metrics, logger: Logger, tokens: TokenChecker, persistedQueries: PersistedQueryStore) {
   const sharedVariables = new Interner<Record<string, unknown>>();
   const protocol = makeServer<Record<string, unknown>, Extra>({
     execute: (args) => (args.rootValue as Executor).execute(args) as never,
@@ -96,6 +109,15 @@ export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metr
       // Before anything recursive (JSON.stringify below) walks them: nested too deep, they would overflow its stack.
       if (valueNestsDeeperThan(payload.variables, config.limits.nesting)) {
         return [new GraphQLError(`Variables nesting limit of ${config.limits.nesting} exceeded.`, { extensions: { code: 'BAD_USER_INPUT' } })];
+      }
+      // The protocol asks for a query string: an empty one with a persisted query's hash names a kept document.
+      const extension = (payload.extensions as { persistedQuery?: unknown } | undefined)?.persistedQuery;
+      if (extension !== undefined) {
+        try {
+          (payload as { query: string }).query = persistedQueries.resolve(payload.query, extension) as string;
+        } catch (error) {
+          return [withoutHttpExtension(error as GraphQLError)];
+        }
       }
       // A thousand viewers of one dashboard send the same variables: keep one copy for as long as they watch.
       if (payload.variables) {
@@ -158,7 +180,9 @@ export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metr
       logger.error({ err: error }, `${what}; closing the WebSocket`);
       socket.close(CloseCode.InternalServerError, 'Internal server error');
     };
-    socket.once('error', (error) => fail(error, 'WebSocket error'));
+    // ws reports a client's bad frame (too big, not UTF-8, a bad close code) here, and closes with the matching code
+    // itself: the client's fault, at debug, or any client could fill the error log.
+    socket.once('error', (error: Error & { code?: string }) => logger.debug({ code: error.code, reason: error.message }, 'a WebSocket client sent a bad frame; closed'));
     let pongWait: NodeJS.Timeout | null = null;
     const pingTimer = setInterval(() => {
       if (socket.readyState !== WebSocket.OPEN || pongWait) return;
@@ -170,6 +194,11 @@ export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metr
       pongWait = null;
     });
     const payloads = new Map<string, SubscribePayload>();
+    const refuseServerMessage = () => {
+      logger.debug('a graphql-ws client sent a message only a server sends; closed with 4400');
+      outbox.flush();
+      socket.close(CloseCode.BadRequest, 'Invalid message received: next, error and connection_ack are sent by the server');
+    };
     const closed = protocol.opened(
       {
         protocol: socket.protocol,
@@ -180,7 +209,9 @@ export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metr
         },
         onMessage: (handle) =>
           socket.on('message', (data) => {
-            handle(compactSubscribe(String(data), payloads)).catch((error: unknown) => fail(error, 'graphql-ws message failed'));
+            const text = screen(String(data), payloads);
+            if (text === null) return refuseServerMessage();
+            handle(text).catch((error: unknown) => fail(error, 'graphql-ws message failed'));
           }),
       },
       { socket, request, outbox, operations: new Set(), payloads },
@@ -195,5 +226,26 @@ export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metr
   };
 }
 
-/** Lets graphql-ws pick the sub-protocol, so clients speaking anything else are refused at the handshake. */
+/** Lets graphql-ws pick the subprotocol: graphql-transport-ws, the only one a handshake offering it gets. */
 export { handleProtocols } from 'graphql-ws';
+
+const UNSERVED_SUBPROTOCOL = JSON.stringify({
+  errors: [
+    {
+      message: `WebSocket clients must offer the ${GRAPHQL_TRANSPORT_WS_PROTOCOL} subprotocol (graphql-ws's client does); the legacy graphql-ws subprotocol of subscriptions-transport-ws is not served.`,
+      extensions: { code: 'BAD_REQUEST' },
+    },
+  ],
+});
+
+/**
+ * ws's verifyClient: a handshake that does not offer graphql-transport-ws (another subprotocol, or none) is refused
+ * with 400 before any socket exists, rather than opened only to be closed with 4406.
+ */
+export function verifySubprotocol(
+  info: { req: IncomingMessage },
+  callback: (verified: boolean, code?: number, message?: string, headers?: OutgoingHttpHeaders) => void,
+): void {
+  if (handleProtocols(info.req.headers['sec-websocket-protocol'] ?? '') !== false) return callback(true);
+  callback(false, 400, UNSERVED_SUBPROTOCOL, { 'Content-Type': 'application/json' });
+}
