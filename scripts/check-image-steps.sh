@@ -438,8 +438,9 @@ response=$(http GET "$base/graphiql-assets/graphiql.css")
 [[ ${response%%$'\n'*} == 200 ]] || { show_log; fail "GraphiQL's stylesheet answered ${response%%$'\n'*} (its package missing at run time?)"; }
 ok "GraphiQL's assets served from the installed package"
 
-token=$(sed -nE 's/^[[:space:]]*admin token: ([^ ]+).*/\1/p' "$log" | head -n 1)
-token=${token:-glpat-standin-admin}
+# The demo-mode start-up line is JSON, like every line: the token is its adminToken field.
+token=$(sed -nE 's/.*"adminToken":"([^"]+)".*/\1/p' "$log" | head -n 1)
+[[ -n $token ]] || { show_log; fail "no start-up line with the demo adminToken in the gateway's output"; }
 query='{"query":"{ modelRecords(model: CI_JOB_ARTIFACT, first: 2) { totalCount nodes { id recordIdentifier } } }"}'
 response=$(http POST "$base/graphql" "$query" "$token")
 status=${response%%$'\n'*}

@@ -30,7 +30,7 @@ export interface Config {
   /** Introspection and GraphiQL: on in demo mode, off in front of a real GitLab unless asked for. */
   introspection: boolean;
   graphiql: boolean;
-  /** Origins allowed to call cross-origin; empty allows none. `*` allows any. */
+  /** Origins allowed to call cross-origin; empty allows none. `*` allows any, `scheme://host:*` any port of a host. */
   corsOrigins: string[];
   limits: {
     requestBodyBytes: number;
@@ -50,6 +50,8 @@ export interface Config {
   tokenCache: { ttlMs: number; maxEntries: number };
   /** Optional token used only by /readyz to learn the dialect before any client calls. */
   readinessToken: string | null;
+  /** Automatic persisted queries: documents kept under their SHA-256 (0 entries: off), and their bytes together. */
+  persistedQueries: { maxEntries: number; maxBytes: number };
   live: {
     fastPollMs: number;
     slowPollMs: number;
@@ -109,18 +111,23 @@ function origins(env: Env, name: string): string[] {
   const entries = (env[name] ?? '').split(',').map((o) => o.trim()).filter(Boolean);
   for (const entry of entries) {
     if (entry === '*') continue;
+    // `scheme://host:*`: any port of that host.
+    const origin = entry.endsWith(':*') ? entry.slice(0, -2) : entry.replace(/\/$/, '');
     let parsed: URL | null = null;
     try {
-      parsed = new URL(entry);
+      parsed = new URL(origin);
     } catch {
       // reported below
     }
-    if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.origin !== entry.replace(/\/$/, '')) {
-      throw new ConfigError(`${name} entries must be origins such as https://dashboard.example.com (scheme, host, optional port) or *, got "${entry}"`);
+    if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.origin !== origin || (entry.endsWith(':*') && parsed.port !== '')) {
+      throw new ConfigError(`${name} entries must be origins such as https://dashboard.example.com (scheme, host, optional port or :* for any) or *, got "${entry}"`);
     }
   }
   return entries.map((entry) => entry.replace(/\/$/, ''));
 }
+
+/** Demo mode lets a front-end dev server on this machine (any port) call the gateway out of the box. */
+const DEMO_CORS_ORIGINS = ['http://localhost:*', 'http://127.0.0.1:*'];
 
 /** The two poll paces: the fast one is for records in flight, so a fast pace slower than the settled one is a mistake. */
 function pollPaces(env: Env): { fastPollMs: number; slowPollMs: number } {
@@ -159,7 +166,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
     introspection: bool(env, 'GRAPHQL_INTROSPECTION', demo),
     graphiql: bool(env, 'GRAPHIQL', demo),
-    corsOrigins: origins(env, 'CORS_ORIGINS'),
+    corsOrigins: demo && !env.CORS_ORIGINS ? DEMO_CORS_ORIGINS : origins(env, 'CORS_ORIGINS'),
     limits: {
       requestBodyBytes: integer(env, 'MAX_REQUEST_BODY_BYTES', 1_000_000, 1_000),
       depth,
@@ -175,6 +182,7 @@ export function loadConfig(env: Env = process.env): Config {
     wsMaxBufferedBytes: integer(env, 'WS_MAX_BUFFERED_BYTES', 32 << 20, 64 << 10),
     tokenCache: { ttlMs: integer(env, 'TOKEN_CACHE_MS', 30_000, 0), maxEntries: integer(env, 'TOKEN_CACHE_MAX_ENTRIES', 10_000, 1) },
     readinessToken: env.GITLAB_READINESS_TOKEN || null,
+    persistedQueries: { maxEntries: integer(env, 'APQ_MAX_ENTRIES', 1_000, 0, 1_000_000), maxBytes: integer(env, 'APQ_MAX_BYTES', 10_000_000, 1_000) },
     live: {
       ...pollPaces(env),
       authRecheckMs: integer(env, 'LIVE_AUTH_RECHECK_MS', 60_000, 100),

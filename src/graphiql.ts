@@ -19,8 +19,97 @@ const ASSETS: Record<string, string> = {
 const distDir = join(dirname(createRequire(import.meta.url).resolve('@graphql-yoga/graphiql/package.json')), 'dist');
 const cache = new Map<string, Buffer>();
 
+/** The examples GraphiQL opens on, one tab each: a query, a mutation, and a subscription that shows what they do. */
+function examples(demo: boolean): string[] {
+  // Lines short enough for the editor pane of a laptop screen.
+  const token = demo ? '# The demo admin token is in the Headers below.' : '# Put your GitLab token in the Headers below:\n# { "Authorization": "Bearer <token>" }';
+  return [
+    `# Records of a model and their checksum state.
+# Next page: pass pageInfo.endCursor as \`after\`.
+# Filters: checksumState: FAILED, identifiers: ["1"].
+${token}
+query ProjectRecords {
+  modelRecords(model: PROJECT, first: 5) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    nodes {
+      id
+      recordIdentifier
+      checksumInformation {
+        checksumState
+        checksum
+        checksumFailure
+        lastChecksum
+      }
+    }
+  }
+}
+`,
+    `# Verifies one record now, in GitLab. A failed
+# verification is data: \`errors\` says why.
+# recalculateAllChecksums(model: PROJECT) queues
+# a whole model instead.
+mutation VerifyProject {
+  recalculateChecksum(
+    model: PROJECT
+    recordIdentifier: "1"
+  ) {
+    errors
+    record {
+      recordIdentifier
+      checksumInformation { checksumState checksum }
+    }
+  }
+}
+`,
+    `# Live: first the current state of each record,
+# then a batch whenever verification changes any.
+# Keep it running; run VerifyProject in its tab.
+subscription WatchProjects {
+  checksumStateChangeBatches(
+    model: PROJECT
+    identifiers: ["1", "2", "3"]
+  ) {
+    changes {
+      state
+      previousState
+      observedAt
+      record { recordIdentifier }
+    }
+    unknownIdentifiers
+  }
+}
+`,
+  ];
+}
+
+/** GraphiQL's page: the project's examples in tabs, and in demo mode the stand-in's token in its headers. */
+export function graphiqlOptions(demoToken?: string): GraphiQLOptions {
+  const headers = demoToken ? JSON.stringify({ Authorization: `Bearer ${demoToken}` }, null, 2) : undefined;
+  const tabs = examples(demoToken !== undefined);
+  return {
+    title: 'Data management gateway',
+    headers,
+    // The first tab's; also what a new tab opens with.
+    defaultQuery: tabs[0],
+    // Used when the browser has no tabs of a previous visit stored; each tab carries the headers (the token).
+    defaultTabs: tabs.map((query) => ({ query, headers: headers ?? null })),
+    // GraphiQL sends subscriptions as SSE over GET, with no content type: without this header CSRF prevention
+    // refuses them (403 BAD_REQUEST "Required CSRF header not present").
+    additionalHeaders: { 'x-graphql-yoga-csrf': 'graphiql' },
+  };
+}
+
+/**
+ * Yoga's page opens on its welcome comment unless given `query`, which would also override the `?query=` of a link (and
+ * of a reload: GraphiQL keeps the edited query there). So the page picks: the link's query if any, else the first example.
+ */
+const START_QUERY = '(function(o){o.query=new URLSearchParams(location.search).get("query")||o.defaultQuery;return o})';
+
 export function renderLocalGraphiQL(options: GraphiQLOptions): string {
+  const json = JSON.stringify(options);
   return renderGraphiQL(options)
+    .replace(json, () => `${START_QUERY}(${json})`)
     .replace(/https:\/\/unpkg\.com\/@graphql-yoga\/graphiql@[^/]+\/dist\//g, GRAPHIQL_ASSETS_PATH)
     // An empty icon rather than none: without a link the browser asks for /favicon.ico, a 404 in its console.
     .replace(/<link rel=icon href=[^>]+>/, '<link rel=icon href="data:,">');

@@ -43,14 +43,17 @@ async function main(): Promise<void> {
     await standIn?.stop();
     return configError(line);
   });
+  // Whatever LOG_LEVEL says, the start-up lines are written: they carry the URL that people and scripts wait for.
+  const lifecycle = logger.isLevelEnabled('info') ? logger : logger.child({}, { level: 'info' });
   if (standIn) {
-    process.stdout.write(
-      `Demo mode: no GITLAB_URL, so an embedded GitLab stand-in (${standIn.options.dialect} dialect) serves as upstream.\n` +
-        `  admin token: ${standIn.tokens.admin} (already in GraphiQL's headers)\n` +
-        `  stand-in: ${standIn.url} (its control API, /-/stand-in/, injects faults and runs verification: see the README)\n`,
+    // The stand-in's token is public (it is in the README): shown so that a person can use it at once.
+    lifecycle.info(
+      { standInUrl: standIn.url, dialect: standIn.options.dialect, adminToken: standIn.tokens.admin },
+      `Demo mode: no GITLAB_URL, so an embedded GitLab stand-in (${standIn.options.dialect} dialect) at ${standIn.url} serves as upstream; ` +
+        `its control API, /-/stand-in/, injects faults and runs verification (see the README). Admin token: ${standIn.tokens.admin} (already in GraphiQL's headers)`,
     );
   }
-  process.stdout.write(`Gateway ready: ${gateway.url}${config.graphiql ? ' (GraphiQL in a browser)' : ''}\n`);
+  lifecycle.info({ url: gateway.url, graphiql: config.graphiql }, `Gateway ready: ${gateway.url}${config.graphiql ? ' (GraphiQL in a browser)' : ''}`);
   let stoppingSince = 0;
   const stop = async (signal: string) => {
     if (stoppingSince) {
@@ -65,7 +68,10 @@ async function main(): Promise<void> {
     await gateway.close();
     await standIn?.stop();
     logger.info('stopped');
-    process.exit(0);
+    // pino writes asynchronously: exiting with a line in flight could lose it, or put it after a later one. A stdout
+    // nobody reads must not hold the exit, though.
+    setTimeout(() => process.exit(0), 1_000).unref();
+    logger.flush(() => process.exit(0));
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));

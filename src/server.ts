@@ -1,10 +1,12 @@
-// The HTTP server: /graphql (HTTP, SSE, WebSocket), /healthz, /readyz, /metrics and GraphiQL's assets on one port.
+// The HTTP server: /graphql (HTTP, SSE, WebSocket), /healthz, /readyz, /metrics, GraphiQL's assets and an index at /
+// on one port.
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { Config } from './config.js';
+import { ORIGIN_REFUSED, refusedOrigin } from './cors.js';
 import { GitLabClient } from './gitlab/client.js';
 import { GRAPHIQL_ASSETS_PATH, serveGraphiQLAsset } from './graphiql.js';
 import { InMemoryChangeBus } from './live/pubsub.js';
@@ -12,7 +14,9 @@ import { TokenChecker } from './live/token-checker.js';
 import { Watcher } from './live/watcher.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
-import { attachGraphqlWs, handleProtocols } from './websocket.js';
+import { logUpstreamAttempt } from './upstream-log.js';
+import { PersistedQueryStore } from './persisted-queries.js';
+import { attachGraphqlWs, handleProtocols, verifySubprotocol } from './websocket.js';
 import { createGatewayYoga } from './yoga.js';
 
 export interface GatewayOptions {
@@ -37,17 +41,61 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
 }
 
+/** `GET /` without GraphiQL: where things are. */
+const INDEX = {
+  service: 'data-management-gateway',
+  graphql: '/graphql',
+  usage: 'POST GraphQL as application/json to /graphql with your GitLab token (Authorization: Bearer <token>); subscriptions over WebSocket (graphql-transport-ws) or SSE on the same URL.',
+  graphiql: 'off: start the gateway with GRAPHIQL=true and GRAPHQL_INTROSPECTION=true to serve it at /graphql',
+  healthz: '/healthz',
+  readyz: '/readyz',
+  metrics: '/metrics',
+};
+
+/** What a browser opening /graphql gets when GraphiQL is off, rather than a refusal about a CSRF header. */
+const GRAPHIQL_OFF = `<!doctype html>
+<html><head><meta charset="utf-8"><title>GraphiQL is off</title></head><body>
+<h1>GraphiQL is off</h1>
+<p>This gateway answers GraphQL at <code>/graphql</code> to API clients (POST, <code>application/json</code>, with a GitLab
+token in <code>Authorization: Bearer &lt;token&gt;</code>). GraphiQL is off, as it is by default when <code>GITLAB_URL</code> is set.</p>
+<p>To serve GraphiQL here, start the gateway with <code>GRAPHIQL=true</code> and <code>GRAPHQL_INTROSPECTION=true</code>
+(GraphiQL reads the schema by introspection).</p>
+<p>Health: <a href="/healthz">/healthz</a>, readiness: <a href="/readyz">/readyz</a>, metrics: <a href="/metrics">/metrics</a>.</p>
+</body></html>
+`;
+
+/** Whether Yoga would render GraphiQL for this request, were it on: a GET of the endpoint accepting HTML. */
+function wantsGraphiQL(req: IncomingMessage, path: string, endpoint: string): boolean {
+  return req.method === 'GET' && (path === endpoint || path === `${endpoint}/`) && String(req.headers.accept ?? '').includes('text/html');
+}
+
+/** /readyz's body beyond its status: why it is not ready, or why the dialect is not known yet. */
+function readinessDetail(reachable: boolean, dialectKnown: boolean, withToken: boolean): string | undefined {
+  if (!reachable) return 'GitLab does not answer.';
+  if (dialectKnown) return undefined;
+  if (withToken) return 'GitLab answers, but the probe with GITLAB_READINESS_TOKEN failed (a refused token, or the Data management API is off), so the dialect is not known.';
+  return 'The API dialect is learnt from the first client request; set GITLAB_READINESS_TOKEN for /readyz to learn it before.';
+}
+
 export async function startGateway(config: Config, options: GatewayOptions): Promise<Gateway> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const metrics = new Metrics();
+  /** Set when the shutdown drops the connections to GitLab: calls that fail then are no failure of GitLab's. */
+  let droppingUpstream = false;
   const client = new GitLabClient(options.gitlabUrl, config.dialect, config.upstream, (e) => {
     metrics.upstreamRequests.inc({ route: e.route, method: e.method, status: String(e.status) });
     metrics.upstreamDuration.observe({ route: e.route, method: e.method }, e.durationMs / 1000);
+    if (!droppingUpstream) logUpstreamAttempt(logger, e);
   });
+  if (config.graphiql && !config.introspection) {
+    logger.warn('GRAPHIQL is on but GRAPHQL_INTROSPECTION is off: GraphiQL cannot load the schema ("Error fetching schema"), so it offers no completion, checks or docs; set GRAPHQL_INTROSPECTION=true as well');
+  }
   // One cache of GitLab's verdicts on tokens: the WebSocket connection check and the live layer's checks share it.
   const tokens = new TokenChecker(client, { ...config.tokenCache, freshMs: config.live.authRecheckMs });
   const live = new Watcher(client, new InMemoryChangeBus(), config.live, metrics, tokens);
-  const yoga = createGatewayYoga(config, { client, live, logger, metrics, demoToken: options.demoToken });
+  // One store of persisted queries for HTTP and graphql-ws: a hash registered over one works over the other.
+  const persistedQueries = new PersistedQueryStore(config.persistedQueries);
+  const yoga = createGatewayYoga(config, { client, live, logger, metrics, demoToken: options.demoToken, persistedQueries });
   const readinessToken = config.readinessToken ?? options.demoToken ?? null;
   let probing: ReturnType<GitLabClient['probe']> | null = null;
   let closing = false;
@@ -60,18 +108,33 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
       // Probes that arrive while one is out share its answer: a burst of them is one call to GitLab.
       probing ??= client.probe(readinessToken).finally(() => (probing = null));
       const probe = await probing;
-      // Without a token to ask with, an auto dialect is learnt on the first client request.
+      // Ready means GitLab answers. Without a token to ask with, an auto dialect is learnt on the first client request,
+      // which a replica that waits to be ready would never get; with one, not learning it is a misconfiguration.
       const ready = probe.reachable && (probe.dialectKnown || !readinessToken);
-      return json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', upstreamReachable: probe.reachable, dialect: probe.dialectKnown ? probe.dialect : 'unknown' });
+      const detail = readinessDetail(probe.reachable, probe.dialectKnown, readinessToken !== null);
+      return json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', upstreamReachable: probe.reachable, dialect: probe.dialectKnown ? probe.dialect : 'unknown', ...(detail && { detail }) });
     }
     if (path === '/metrics') {
       res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(await metrics.registry.metrics());
       return;
     }
+    if (path === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
+      if (config.graphiql) return void res.writeHead(302, { location: yoga.graphqlEndpoint, 'content-length': 0 }).end();
+      return json(res, 200, INDEX);
+    }
     if (config.graphiql && path.startsWith(GRAPHIQL_ASSETS_PATH) && (await serveGraphiQLAsset(path, res))) return;
     const requestId = (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].slice(0, 128)) || randomUUID();
     req.headers['x-request-id'] = requestId;
     res.setHeader('x-request-id', requestId);
+    // Whether a request is refused, and which CORS headers it gets, depends on its Origin.
+    res.setHeader('vary', 'Origin');
+    // A preflight or request from a page at another origin: refused here, saying why (Yoga would only leave out the
+    // CORS headers, or refuse a preflight for the CSRF header).
+    if (refusedOrigin(req, config.corsOrigins)) return json(res, 403, { errors: [{ message: ORIGIN_REFUSED, extensions: { code: 'BAD_REQUEST' } }] });
+    if (!config.graphiql && wantsGraphiQL(req, path, yoga.graphqlEndpoint)) {
+      res.writeHead(406, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(GRAPHIQL_OFF) }).end(GRAPHIQL_OFF);
+      return;
+    }
     // Bound the body here (Yoga's own limit is off for throughput): a declared length over the limit, or no length at all.
     const length = req.headers['content-length'];
     if (req.method === 'POST' && length === undefined && req.headers['transfer-encoding']) return json(res, 411, { errors: [{ message: 'A Content-Length is required.', extensions: { code: 'BAD_REQUEST' } }] });
@@ -90,8 +153,8 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
   // Longer than the idle timeout of load balancers (60 s) and of HTTP clients, so the gateway is never the side that
   // closes a kept-alive connection just as a client sends on it (the client would see a reset).
   server.keepAliveTimeout = 65_000;
-  const sockets = new WebSocketServer({ noServer: true, path: yoga.graphqlEndpoint, maxPayload: config.limits.requestBodyBytes, handleProtocols });
-  const acceptGraphqlWs = attachGraphqlWs(yoga, config, metrics, logger, tokens);
+  const sockets = new WebSocketServer({ noServer: true, path: yoga.graphqlEndpoint, maxPayload: config.limits.requestBodyBytes, handleProtocols, verifyClient: verifySubprotocol });
+  const acceptGraphqlWs = attachGraphqlWs(yoga, config, metrics, logger, tokens, persistedQueries);
   // The upgrade is handled here rather than by ws so the raw socket is at hand (see Outbox); a wrong path still gets 400.
   server.on('upgrade', (request: IncomingMessage, raw: Duplex, head: Buffer) => {
     sockets.handleUpgrade(request, raw, head, (socket) => acceptGraphqlWs(socket, request, raw));
@@ -130,6 +193,7 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
       clearTimeout(timer);
       // No client waits for GitLab any more; a shared poll or a cut-off request may: do not wait for those answers
       // (close() would, up to the upstream timeouts, past SHUTDOWN_TIMEOUT_MS).
+      droppingUpstream = true;
       await client.destroy();
     },
   };

@@ -7,12 +7,14 @@ import { createYoga, type Plugin } from 'graphql-yoga';
 import type { Config } from './config.js';
 import { batchObserver, callerFrom, connectionParamsHeaders, createContext, type GatewayContext } from './context.js';
 import type { GitLabClient } from './gitlab/client.js';
-import { renderLocalGraphiQL } from './graphiql.js';
+import { corsFor } from './cors.js';
+import { graphiqlOptions, renderLocalGraphiQL } from './graphiql.js';
 import { useHttpSubscriptionGuard } from './http-subscriptions.js';
 import type { Watcher } from './live/watcher.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { useNestingLimit } from './nesting.js';
+import { usePersistedQueries, type PersistedQueryStore } from './persisted-queries.js';
 import { useTypedRequestErrors } from './request-errors.js';
 import { schema } from './schema/index.js';
 import { useSharedSubscriptionExecution } from './live/shared-execution.js';
@@ -32,6 +34,8 @@ export interface YogaDeps {
   metrics: Metrics;
   /** Demo mode: GraphiQL opens with this token already in its headers. */
   demoToken?: string;
+  /** Automatic persisted queries, shared with graphql-ws. */
+  persistedQueries: PersistedQueryStore;
 }
 
 /** graphql-armor calls every refusal a "Syntax Error"; say only what was exceeded. */
@@ -90,6 +94,8 @@ export function createGatewayYoga(config: Config, deps: YogaDeps) {
     // simple one (text/plain, a form), i.e. exactly what a cross-site form or GET can send. Before telemetry, which
     // logs the codes it gives.
     useTypedRequestErrors(GRAPHQL_ENDPOINT, CSRF_HEADERS),
+    // A hash sent alone becomes its document before Yoga asks for a query.
+    usePersistedQueries(deps.persistedQueries),
     useOperationTelemetry(deps.logger, deps.metrics, config.metricsMaxOperationNames) as Plugin,
     useHttpSubscriptionGuard(),
     useSharedSubscriptionExecution(deps.logger),
@@ -101,16 +107,9 @@ export function createGatewayYoga(config: Config, deps: YogaDeps) {
     landingPage: false,
     // The server bounds request bodies itself: Yoga's own limit halves throughput on Node 20.
     maxRequestBodySize: false,
-    cors: config.corsOrigins.length === 0 ? false : { origin: config.corsOrigins, allowedHeaders: ['authorization', 'private-token', 'content-type', 'x-request-id', 'x-graphql-yoga-csrf'], exposedHeaders: ['x-request-id'] },
-    graphiql: config.graphiql
-      ? {
-          title: 'Data management gateway',
-          headers: deps.demoToken ? JSON.stringify({ Authorization: `Bearer ${deps.demoToken}` }, null, 2) : undefined,
-          // GraphiQL sends subscriptions as SSE over GET, with no content type: without this header CSRF prevention
-          // refuses them (403 BAD_REQUEST "Required CSRF header not present").
-          additionalHeaders: { 'x-graphql-yoga-csrf': 'graphiql' },
-        }
-      : false,
+    // Origins CORS_ORIGINS does not list are refused before Yoga (server.ts), saying so.
+    cors: config.corsOrigins.length === 0 ? false : corsFor(config.corsOrigins),
+    graphiql: config.graphiql ? graphiqlOptions(deps.demoToken) : false,
     renderGraphiQL: renderLocalGraphiQL,
     logging: {
       debug: logAt(deps.logger, 'debug'),

@@ -31,7 +31,8 @@ export async function startStandalone(flags: string[] = [], options: { timeoutMs
   return startStandaloneProcess(flags, { ...options, compiledCli: join(await builtSource(), 'stand-in/cli.js') });
 }
 
-const READY = /Gateway ready: (http:\/\/\S+\/graphql)/;
+// The ready line is JSON: the URL ends at a space or at the closing quote of its `msg`.
+const READY = /Gateway ready: (http:\/\/[^\s"]+\/graphql)/;
 
 export interface GatewayProcess {
   /** e.g. http://127.0.0.1:40123/graphql */

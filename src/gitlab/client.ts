@@ -28,8 +28,27 @@ export interface Caller {
   malformedToken?: boolean;
 }
 
-/** Told about every attempt sent to GitLab (metrics). */
-export type UpstreamObserver = (event: { route: string; method: string; status: number; durationMs: number }) => void;
+/** One attempt sent to GitLab, as metrics and logs see it: never its URL, which may hold identifiers. */
+export interface UpstreamAttempt {
+  /** The route template: list, recalculate_one or recalculate_all. */
+  route: string;
+  method: string;
+  /** GitLab's REST name of the model (projects, lfs_object...). */
+  model: string;
+  /** GitLab's status; 0 when it did not answer (refused, reset, timed out). */
+  status: number;
+  durationMs: number;
+  /** 1 for the first attempt of a call. */
+  attempt: number;
+  /** The code of the error this attempt ended with; null when it succeeded. */
+  errorCode: string | null;
+  /** Whether another attempt of the same call follows. */
+  retrying: boolean;
+  requestId?: string;
+}
+
+/** Told about every attempt sent to GitLab (metrics, logs). */
+export type UpstreamObserver = (event: UpstreamAttempt) => void;
 
 export type PageRequest = { flavour: 'offset'; page: number } | { flavour: 'keyset'; cursor: string | null };
 
@@ -333,17 +352,23 @@ export class GitLabClient {
     for (let attempt = 0; ; attempt++) {
       const started = performance.now();
       let status = 0;
-      const observe = () => this.observe({ route, method, status, durationMs: performance.now() - started });
+      const observe = (errorCode: string | null, retrying: boolean) =>
+        this.observe({ route, method, model: segments[0], status, durationMs: performance.now() - started, attempt: attempt + 1, errorCode, retrying, requestId: caller.requestId });
       if (caller.stats) caller.stats.upstreamCalls++;
       try {
         const res = await this.attempt(method, path, headers, special, (s) => (status = s));
-        observe();
+        observe(null, false);
         return res;
       } catch (error) {
-        observe();
+        const retry =
+          error instanceof Attempt &&
+          attempt < this.options.retries &&
+          error.transient &&
+          (method === 'GET' || error.neverArrived) &&
+          !(error.waitMs !== null && error.waitMs > this.options.maxRetryAfterMs);
+        observe(codeOf(error instanceof Attempt ? error.error : error), retry);
         if (!(error instanceof Attempt)) throw error;
-        const mayRetry = attempt < this.options.retries && error.transient && (method === 'GET' || error.neverArrived);
-        if (!mayRetry || (error.waitMs !== null && error.waitMs > this.options.maxRetryAfterMs)) throw error.error;
+        if (!retry) throw error.error;
         await sleep(error.waitMs ?? backoffMs(attempt));
       }
     }
@@ -392,6 +417,14 @@ class RejectedModelName extends Error {}
 
 function unwrap(error: unknown): unknown {
   return error instanceof RejectedModelName ? gatewayError('BAD_USER_INPUT', 'GitLab does not know this model: it may need a newer GitLab.') : error;
+}
+
+/** The code an attempt's error gives the client (an error without one, such as a failed verification, by its kind). */
+function codeOf(error: unknown): string {
+  if (error instanceof GraphQLError) return String(error.extensions.code ?? 'UPSTREAM_ERROR');
+  if (error instanceof VerificationFailedError) return 'VERIFICATION_FAILED';
+  if (error instanceof RejectedModelName) return 'REJECTED_MODEL_NAME';
+  return 'INTERNAL_SERVER_ERROR';
 }
 
 function messageOf(body: unknown): string | null {

@@ -1,6 +1,7 @@
 // GraphiQL in a real browser: demo mode (`src/main.ts`, no GITLAB_URL) in a child process, Debian's Chromium driven
-// by playwright-core. Loads the page from local assets, runs a query, then a subscription (SSE) and watches a change
-// caused by a recalculation arrive in the result pane. Screenshots go to test-artifacts/.
+// by playwright-core. Loads the page from local assets, finds the project's examples in its tabs and runs the first,
+// runs a query, then a subscription (SSE) and watches a change caused by a recalculation arrive in the result pane.
+// Screenshots go to test-artifacts/.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -35,13 +36,15 @@ if (!HAVE_CHROMIUM && IN_CI) {
   });
 }
 
-const QUERY = '{ modelRecords(model: PROJECT, first: 3) { nodes { recordIdentifier checksumInformation { checksumState } } } }';
-const SUBSCRIPTION = 'subscription { checksumStateChanged(model: PROJECT, identifiers: ["1","2"]) { state previousState record { recordIdentifier } } }';
+// Named, so that the tab's title shows when GraphiQL has taken in the new document (and its operation name).
+const QUERY = 'query FirstThree { modelRecords(model: PROJECT, first: 3) { nodes { recordIdentifier checksumInformation { checksumState } } } }';
+const SUBSCRIPTION = 'subscription WatchTwo { checksumStateChanged(model: PROJECT, identifiers: ["1","2"]) { state previousState record { recordIdentifier } } }';
 
 const QUERY_EDITOR = '.graphiql-query-editor .monaco-editor';
 const RESULT_LINES = '.result-window .view-lines';
 const EXECUTE = '.graphiql-execute-button';
 const PRETTIFY = 'button[aria-label^="Prettify"]';
+const ACTIVE_TAB = '.graphiql-tab-active';
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -168,12 +171,42 @@ describe.skipIf(!HAVE_CHROMIUM)(`GraphiQL in Chromium (${CHROMIUM}) against demo
     expect(headers).toContain(`"Authorization": "Bearer ${TOKEN}"`);
   });
 
+  it("opens on the project's examples: a query, a mutation and a subscription in tabs; the query runs as it is", async () => {
+    await waitForEditorText(page, `${QUERY_EDITOR} .view-lines`, /query ProjectRecords \{/, 10_000, 'the example query in the editor');
+    expect((await page.locator('.graphiql-tab').allInnerTexts()).map((t) => t.trim())).toEqual(['ProjectRecords', 'VerifyProject', 'WatchProjects']);
+    expect(await editorText(page, `${QUERY_EDITOR} .view-lines`)).not.toContain('Welcome to GraphiQL');
+
+    await page.locator(EXECUTE).click();
+    await waitForEditorText(page, RESULT_LINES, /"recordIdentifier"/, 10_000, 'result of the example query');
+    await page.screenshot({ path: `${ARTIFACTS}graphiql-examples.png` });
+    const result = await editorText(page, RESULT_LINES);
+    expect(result).not.toContain('"errors"');
+    expect(result).toContain('"totalCount": 200');
+
+    // The subscription's tab carries the token too: its first batch arrives.
+    await page.locator('.graphiql-tab', { hasText: 'WatchProjects' }).click();
+    await waitForEditorText(page, `${QUERY_EDITOR} .view-lines`, /subscription WatchProjects \{/, 10_000, 'the example subscription in the editor');
+    // GraphiQL takes in the tab's document a moment later (and then puts it in the page's URL): run before, and it
+    // asks for the previous tab's operation.
+    await expect.poll(() => new URL(page.url()).searchParams.get('query') ?? '', { timeout: 10_000 }).toContain('subscription WatchProjects');
+    await page.locator(EXECUTE).click();
+    await waitForEditorText(page, RESULT_LINES, /"checksumStateChangeBatches": \{\s*"changes": \[\s*\{\s*"state": "[A-Z]+"/, 10_000, 'first batch of the example subscription');
+    await page.locator(EXECUTE).click();
+    await page.screenshot({ path: `${ARTIFACTS}graphiql-examples-subscription.png` });
+    await expect.poll(() => page.locator(EXECUTE).getAttribute('aria-label'), { timeout: 5_000 }).toMatch(/^Execute/);
+    expect(await editorText(page, RESULT_LINES)).not.toContain('"errors"');
+    await page.locator('.graphiql-tab', { hasText: 'ProjectRecords' }).click();
+    expect(problems, 'errors while running the examples').toEqual([]);
+  });
+
   it('runs a query typed into the editor (Ctrl-Enter) and shows the records', async () => {
     await page.locator(QUERY_EDITOR).click();
     await page.keyboard.press('ControlOrMeta+A');
     await page.keyboard.press('Delete');
     await page.keyboard.insertText(QUERY);
     expect(await editorText(page, `${QUERY_EDITOR} .view-lines`)).toBe(QUERY);
+    // GraphiQL reads the operation name after an edit, a moment later: run before and it asks for the example's.
+    await expect.poll(() => page.locator(ACTIVE_TAB).innerText(), { timeout: 10_000 }).toBe('FirstThree');
     await page.locator(PRETTIFY).click(); // for a readable screenshot
     await page.locator(QUERY_EDITOR).click(); // Ctrl-Enter belongs to the editor: focus it again
 
@@ -192,6 +225,7 @@ describe.skipIf(!HAVE_CHROMIUM)(`GraphiQL in Chromium (${CHROMIUM}) against demo
     await page.keyboard.press('Delete');
     await page.keyboard.insertText(SUBSCRIPTION);
     expect(await editorText(page, `${QUERY_EDITOR} .view-lines`)).toBe(SUBSCRIPTION);
+    await expect.poll(() => page.locator(ACTIVE_TAB).innerText(), { timeout: 10_000 }).toBe('WatchTwo');
     await page.locator(PRETTIFY).click();
 
     await page.locator(EXECUTE).click();
@@ -206,7 +240,7 @@ describe.skipIf(!HAVE_CHROMIUM)(`GraphiQL in Chromium (${CHROMIUM}) against demo
       headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
       body: JSON.stringify({ query: 'mutation { recalculateAllChecksums(model: PROJECT) { status errors } }' }),
     });
-    expect(await res.json()).toEqual({ data: { recalculateAllChecksums: { status: 'success', errors: [] } } });
+    expect(await res.json()).toEqual({ data: { recalculateAllChecksums: { status: 'SUCCESS', errors: [] } } });
 
     await waitForEditorText(page, RESULT_LINES, /"state": "(PENDING|STARTED)",\s*"previousState": "[A-Z]+"/, 15_000, 'change event after recalculateAllChecksums');
     // Stop at once so the pane (and the screenshot) keeps this event.

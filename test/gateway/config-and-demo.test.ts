@@ -126,7 +126,7 @@ describe('demo mode (no GITLAB_URL)', () => {
       const timer = setTimeout(() => reject(new Error(`demo mode did not start: ${stdout} ${stderr}`)), 80_000);
       child.stdout!.on('data', (chunk: Buffer) => {
         stdout += chunk;
-        const ready = /Gateway ready: (http:\/\/\S+)/.exec(stdout);
+        const ready = /Gateway ready: (http:\/\/[^\s"]+)/.exec(stdout);
         if (ready) {
           clearTimeout(timer);
           resolve(ready[1]);

@@ -12,8 +12,10 @@ const CASES: [Record<string, string>, string][] = [
   [{ LOG_LEVEL: 'loud' }, 'config error: LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"'],
   [{ GITLAB_API_DIALECT: 'x' }, 'config error: GITLAB_API_DIALECT must be one of auto, singular, plural, got "x"'],
   [{ LIVE_FAST_POLL_MS: '60000' }, 'config error: LIVE_FAST_POLL_MS (60000) must not exceed LIVE_SLOW_POLL_MS (30000)'],
-  [{ CORS_ORIGINS: 'https://dash.example.com,dash.example.com' }, 'config error: CORS_ORIGINS entries must be origins such as https://dashboard.example.com (scheme, host, optional port) or *, got "dash.example.com"'],
-  [{ CORS_ORIGINS: 'https://dash.example.com/app' }, 'config error: CORS_ORIGINS entries must be origins such as https://dashboard.example.com (scheme, host, optional port) or *, got "https://dash.example.com/app"'],
+  [{ CORS_ORIGINS: 'https://dash.example.com,dash.example.com' }, 'config error: CORS_ORIGINS entries must be origins such as https://dashboard.example.com (scheme, host, optional port or :* for any) or *, got "dash.example.com"'],
+  [{ CORS_ORIGINS: 'https://dash.example.com/app' }, 'config error: CORS_ORIGINS entries must be origins such as https://dashboard.example.com (scheme, host, optional port or :* for any) or *, got "https://dash.example.com/app"'],
+  // `:*` stands for the port: a port and `:*` both is no origin.
+  [{ CORS_ORIGINS: 'http://localhost:8080:*' }, 'config error: CORS_ORIGINS entries must be origins such as https://dashboard.example.com (scheme, host, optional port or :* for any) or *, got "http://localhost:8080:*"'],
   [{ MAX_DEPTH: '20', MAX_NESTING: '16' }, 'config error: MAX_NESTING (16) must be greater than MAX_DEPTH (20): every selection level nests one more brace'],
   [{ METRICS_MAX_OPERATION_NAMES: '-1' }, 'config error: METRICS_MAX_OPERATION_NAMES must be an integer between 0 and 10000, got "-1"'],
   // An address of no interface here: binding to it fails at once, without any traffic.

@@ -1,5 +1,5 @@
 // /healthz answers while the process runs; /readyz answers 200 only while GitLab answers (and, given a readiness
-// token, once the dialect is known), 503 otherwise.
+// token, once the dialect is known), 503 otherwise. Its body says whether the dialect is known, and why when not.
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
@@ -20,6 +20,9 @@ async function get(base: string, path: string): Promise<Probe> {
 }
 
 const READY = (dialect: string) => ({ status: 200, contentType: 'application/json', body: { status: 'ready', upstreamReachable: true, dialect } });
+const LEARNT_LATER = 'The API dialect is learnt from the first client request; set GITLAB_READINESS_TOKEN for /readyz to learn it before.';
+const NO_ANSWER = 'GitLab does not answer.';
+const TOKEN_FAILED = 'GitLab answers, but the probe with GITLAB_READINESS_TOKEN failed (a refused token, or the Data management API is off), so the dialect is not known.';
 const HEALTHY = { status: 200, contentType: 'application/json', body: { status: 'ok' } };
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -34,15 +37,19 @@ async function started(options: Parameters<typeof startTestGateway>[0]): Promise
 }
 
 describe('/healthz and /readyz', () => {
-  it('no readiness token, dialect auto: ready once GitLab answers at all (a 401 to an anonymous probe), dialect unknown', async () => {
+  it('no readiness token, dialect auto: ready once GitLab answers at all (a 401 to an anonymous probe), the dialect unknown until a client request', async () => {
     const gw = await started({ env: { GITLAB_API_DIALECT: 'auto' } });
     await gw.resetUpstream();
     expect(await get(gw.base, '/healthz')).toEqual(HEALTHY);
-    expect(await get(gw.base, '/readyz')).toEqual(READY('unknown'));
+    // Ready: a replica that waited for the dialect would get no client request to learn it from.
+    expect(await get(gw.base, '/readyz')).toEqual({ status: 200, contentType: 'application/json', body: { status: 'ready', upstreamReachable: true, dialect: 'unknown', detail: LEARNT_LATER } });
     // The probe went upstream without any credentials.
     expect((await gw.upstream()).map((e) => ({ path: e.path, query: e.query, authorization: e.authorization, privateToken: e.privateToken }))).toEqual([
       { path: '/api/v4/admin/data_management/projects', query: 'per_page=1', authorization: null, privateToken: null },
     ]);
+    // The first client request learns it; /readyz says so from then on.
+    expect((await gw.post('{ modelRecords(model: PROJECT, first: 1) { nodes { model } } }')).body).toEqual({ data: { modelRecords: { nodes: [{ model: 'PROJECT' }] } } });
+    expect(await get(gw.base, '/readyz')).toEqual(READY('plural'));
   });
 
   it('probes that arrive while one is out share its call to GitLab', async () => {
@@ -68,7 +75,7 @@ describe('/healthz and /readyz', () => {
 
   it('a readiness token GitLab refuses: reachable but not ready', async () => {
     const gw = await started({ env: { GITLAB_API_DIALECT: 'auto', GITLAB_READINESS_TOKEN: 'glpat-revoked-readiness' } });
-    expect(await get(gw.base, '/readyz')).toEqual({ status: 503, contentType: 'application/json', body: { status: 'not ready', upstreamReachable: true, dialect: 'unknown' } });
+    expect(await get(gw.base, '/readyz')).toEqual({ status: 503, contentType: 'application/json', body: { status: 'not ready', upstreamReachable: true, dialect: 'unknown', detail: TOKEN_FAILED } });
     expect(await get(gw.base, '/healthz')).toEqual(HEALTHY);
   });
 
@@ -82,7 +89,7 @@ describe('/healthz and /readyz', () => {
     expect(await get(gw.base, '/readyz')).toEqual(READY('plural'));
 
     await gw.standIn.stop();
-    expect(await get(gw.base, '/readyz')).toEqual({ status: 503, contentType: 'application/json', body: { status: 'not ready', upstreamReachable: false, dialect: 'plural' } });
+    expect(await get(gw.base, '/readyz')).toEqual({ status: 503, contentType: 'application/json', body: { status: 'not ready', upstreamReachable: false, dialect: 'plural', detail: NO_ANSWER } });
     expect(await get(gw.base, '/healthz')).toEqual(HEALTHY);
 
     replacement = await startStandIn({ records: 5, port: gw.standIn.port });
@@ -97,7 +104,7 @@ describe('/healthz and /readyz', () => {
     const gateway: Gateway = await startGateway(config, { gitlabUrl: url, logger: createLogger('info', { write: (c: string) => void (logged += c) }) });
     cleanups.push(() => gateway.close());
     const base = new URL(gateway.url).origin;
-    expect(await get(base, '/readyz')).toEqual({ status: 503, contentType: 'application/json', body: { status: 'not ready', upstreamReachable: false, dialect: 'unknown' } });
+    expect(await get(base, '/readyz')).toEqual({ status: 503, contentType: 'application/json', body: { status: 'not ready', upstreamReachable: false, dialect: 'unknown', detail: NO_ANSWER } });
     expect(await get(base, '/healthz')).toEqual(HEALTHY);
     expect(logged).toBe('');
   });
@@ -109,6 +116,6 @@ describe('/healthz and /readyz', () => {
     const gateway = await startGateway(config, { gitlabUrl: url, logger: createLogger('silent') });
     cleanups.push(() => gateway.close());
     const base = new URL(gateway.url).origin;
-    expect(await get(base, '/readyz')).toEqual({ status: 503, contentType: 'application/json', body: { status: 'not ready', upstreamReachable: false, dialect: 'unknown' } });
+    expect(await get(base, '/readyz')).toEqual({ status: 503, contentType: 'application/json', body: { status: 'not ready', upstreamReachable: false, dialect: 'unknown', detail: NO_ANSWER } });
   });
 });

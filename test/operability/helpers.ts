@@ -157,6 +157,7 @@ export interface GatewayProcess {
   kill(): void;
 }
 
+/** In the `msg` of the ready line (JSON, like every line), which is written whatever LOG_LEVEL says. */
 const READY = /Gateway ready: (http:\/\/127\.0\.0\.1:(\d+)\/graphql)/;
 
 /** Spawns `node --import tsx src/main.ts` with HOST=127.0.0.1, PORT=0 and `env`, and waits for its ready line. */

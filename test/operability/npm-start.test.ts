@@ -26,8 +26,8 @@ async function npmStart(env: Record<string, string>): Promise<NpmStart> {
   npm.stderr!.setEncoding('utf8').on('data', (c: string) => (output += c));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => npm.once('close', (code, signal) => resolve({ code, signal })));
   const [gateway, standIn] = await until(() => {
-    const ready = /Gateway ready: (http:\/\/\S+\/graphql)/.exec(output);
-    const stand = /stand-in: (http:\/\/\S+) /.exec(output);
+    const ready = /Gateway ready: (http:\/\/[^\s"]+\/graphql)/.exec(output);
+    const stand = /"standInUrl":"(http:\/\/[^"]+)"/.exec(output);
     return ready && stand ? [ready[1], stand[1]] : undefined;
   }, `npm start to be ready (output so far: ${output})`, 60_000);
   return { npm, output: () => output, gateway, standIn, exited };

@@ -161,8 +161,12 @@ describe('SIGTERM', () => {
     const { code, signal, stderr, stdout, afterMs } = await exit;
     expect({ code, signal, stderr }).toEqual({ code: 0, signal: null, stderr: '' });
     expect(afterMs).toBeLessThan(SHUTDOWN_TIMEOUT_MS);
-    // LOG_LEVEL=silent: the ready line (plain output, not a log line) and nothing else, not even on shutdown.
-    expect(stdout).toBe(`Gateway ready: ${graceful.url}\n`);
+    // LOG_LEVEL=silent: the ready line (a start-up line, written whatever the level) and nothing else, not even on
+    // shutdown. Every line is JSON.
+    expect(stdout.split('\n')).toEqual([expect.stringMatching(/^\{.*\}$/), '']);
+    expect(logLines(stdout)).toEqual([
+      { level: 30, time: expect.any(Number), service: 'data-management-gateway', url: graceful.url, graphiql: false, msg: `Gateway ready: ${graceful.url}` },
+    ]);
     expect(await refused(graceful.port)).toBe(true);
   }, 120_000);
 
@@ -184,6 +188,7 @@ describe('SIGTERM', () => {
 
     expect(await pending).toEqual({ failed: 'TypeError: fetch failed' });
     const lines = logLines(stdout);
+    expect(stdout.split('\n').filter((l) => l !== '' && !l.startsWith('{'))).toEqual([]);
     expect(lines.filter((l) => l.msg === 'shutting down')).toMatchObject([{ level: 30, signal: 'SIGTERM' }]);
     expect(lines.filter((l) => l.level >= 40)).toMatchObject([{ level: 40, timeoutMs: SHORT_TIMEOUT_MS, msg: 'shutdown timed out; closing remaining connections' }]);
     expect(lines.at(-1)).toMatchObject({ level: 30, msg: 'stopped' });
