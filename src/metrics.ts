@@ -16,6 +16,9 @@ export class Metrics {
   readonly coalescedEvents = new Counter({ name: 'gateway_live_coalesced_events_total', help: 'Events a subscriber that read more slowly than changes arrived no longer got separately: merged into its later ones', registers: [this.registry] });
   readonly pollCycles = new Counter({ name: 'gateway_live_poll_cycles_total', help: 'Poll cycles of the shared watcher by model and outcome', labelNames: ['model', 'outcome'], registers: [this.registry] });
   readonly liveUpstreamWaits = new Counter({ name: 'gateway_live_upstream_waits_total', help: 'Calls of the live layer to GitLab (polls, first reads, token re-checks) that waited for their turn under LIVE_MAX_UPSTREAM_CALLS_PER_SECOND', registers: [this.registry] });
+  readonly parseCacheLookups = new Counter({ name: 'gateway_parse_cache_lookups_total', help: 'Operations whose document was looked up in the parse cache, by outcome: hit, miss (parsed, then kept within PARSE_CACHE_MAX_BYTES), too_long (longer than PARSE_CACHE_MAX_QUERY_LENGTH: parsed, not kept)', labelNames: ['outcome'], registers: [this.registry] });
+  readonly parseCacheBytes = new Gauge({ name: 'gateway_parse_cache_bytes', help: 'Estimated heap held by the parse cache (parsed documents and parse failures), at most PARSE_CACHE_MAX_BYTES', registers: [this.registry] });
+  readonly droppedConnections = new Counter({ name: 'gateway_http_dropped_connections_total', help: 'Connections closed as soon as accepted because MAX_CONNECTIONS were open', registers: [this.registry] });
   readonly pollDuration = new Histogram({ name: 'gateway_live_poll_duration_seconds', help: 'Duration of a poll cycle', labelNames: ['model'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [this.registry] });
 
   constructor() {

@@ -1,8 +1,9 @@
 // Every refusal a client can act on is a GraphQL error with `extensions.code` and a short message: the CSRF header
 // (403), the content type (415), a body that is not JSON (400), variables that do not fit the operation. Over SSE,
-// errors of the operation arrive on an accepted stream; refusals of the request keep their status, in JSON.
+// errors of the operation arrive on an accepted stream; refusals of the request keep their status, in JSON. No message
+// is longer than MAX_ERROR_MESSAGE_LENGTH, whatever it quotes of what the client sent.
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
-import { GraphQLError, type ExecutionResult } from 'graphql';
+import { GraphQLError, type ExecutionResult, type GraphQLFormattedError } from 'graphql';
 import { isAsyncIterable, processRegularResult, type Plugin } from 'graphql-yoga';
 
 type RequestParser = Parameters<Parameters<NonNullable<Plugin['onRequestParse']>>[0]['setRequestParser']>[0];
@@ -17,6 +18,47 @@ function withExtensions(error: GraphQLError, extensions: Record<string, unknown>
     originalError: error.originalError,
     extensions,
   });
+}
+
+/**
+ * Longest error message a client is sent. GraphQL's messages quote what the client sent (a variable's value, a field
+ * or argument name, a token), which may be 1 MB long: the message says what is wrong, and where, in far less.
+ */
+export const MAX_ERROR_MESSAGE_LENGTH = 1_024;
+
+/** The message cut to MAX_ERROR_MESSAGE_LENGTH, ending with "…" (never in the middle of a surrogate pair). */
+function shortMessage(message: string): string {
+  let end = MAX_ERROR_MESSAGE_LENGTH - 1;
+  const last = message.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  return `${message.slice(0, end)}…`;
+}
+
+/** The same error with a short message, or itself when its message is short already. */
+function shortened<E extends GraphQLError | GraphQLFormattedError>(error: E): E {
+  if (typeof error?.message !== 'string' || error.message.length <= MAX_ERROR_MESSAGE_LENGTH) return error;
+  const message = shortMessage(error.message);
+  if (!(error instanceof GraphQLError)) return { ...error, message };
+  return new GraphQLError(message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    originalError: error.originalError,
+    extensions: error.extensions,
+  }) as E;
+}
+
+/** These errors with short messages, or null when every message is short already. */
+export function withShortMessages<E extends GraphQLError | GraphQLFormattedError>(errors: readonly E[] | undefined): E[] | null {
+  if (!errors?.some((e) => typeof e?.message === 'string' && e.message.length > MAX_ERROR_MESSAGE_LENGTH)) return null;
+  return errors.map(shortened);
+}
+
+/** The result with short error messages, or null when it has none to cut. */
+export function withShortErrorMessages<R extends { errors?: readonly (GraphQLError | GraphQLFormattedError)[] }>(result: R): R | null {
+  const errors = withShortMessages(result.errors);
+  return errors ? { ...result, errors } : null;
 }
 
 /** What a client that cannot send its body as JSON is told: never the body (Yoga's own error echoes all of it). */
@@ -126,7 +168,11 @@ export function useTypedRequestErrors(endpoint: string, csrfHeaders: string[]): 
     // Yoga answers this one result as a stream (SSE, or multipart): graphql-sse's client, like a browser's EventSource,
     // reads nothing from a 4xx stream. Errors of the operation (variables, operation name, parse, validation) go on the
     // stream, with 200, as GraphQL over SSE asks; a refused request keeps its status, in JSON.
-    onResultProcess({ result, resultProcessor, setResult, setResultProcessor }) {
+    onResultProcess({ result: toSend, resultProcessor, setResult, setResultProcessor }) {
+      // Every answer over HTTP and SSE passes here: refusals of the request, parse and validation errors, results.
+      // (Events of a subscription's stream carry the gateway's own messages only; Yoga's batching is off.)
+      const result = (isSingleResult(toSend) && withShortErrorMessages(toSend)) || toSend;
+      if (result !== toSend) setResult(result);
       if (!resultProcessor || resultProcessor === processRegularResult || !isSingleResult(result) || !result.errors?.some((e) => e.extensions?.http)) return;
       // (Under application/json Yoga would answer a `spec` refusal, such as a missing query, with 200.)
       if (result.errors.some(refusesRequest)) return setResultProcessor(processRegularResult, 'application/graphql-response+json');

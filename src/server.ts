@@ -77,13 +77,22 @@ function readinessDetail(reachable: boolean, dialectKnown: boolean, withToken: b
   return 'The API dialect is learnt from the first client request; set GITLAB_READINESS_TOKEN for /readyz to learn it before.';
 }
 
+/**
+ * A client has REQUEST_TIMEOUT_MS to send its whole request, headers included (Node then answers 408 and closes the
+ * connection); the time its answer takes (a slow GitLab, an SSE stream) is not counted. Node checks every 30 s by
+ * default, which would let a request run up to twice as long: here, every second at most.
+ */
+function requestBounds(config: Config) {
+  return { requestTimeout: config.requestTimeoutMs, connectionsCheckingInterval: Math.min(1_000, config.requestTimeoutMs) };
+}
+
 export async function startGateway(config: Config, options: GatewayOptions): Promise<Gateway> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const metrics = new Metrics();
   /** Set when the shutdown drops the connections to GitLab: calls that fail then are no failure of GitLab's. */
   let droppingUpstream = false;
   const client = new GitLabClient(options.gitlabUrl, config.dialect, config.upstream, (e) => {
-    metrics.upstreamRequests.inc({ route: e.route, method: e.method, status: String(e.status) });
+    metrics.upstreamRequests.inc({ route: e.route, method: e.method, status: e.abandoned ? 'abandoned' : String(e.status) });
     metrics.upstreamDuration.observe({ route: e.route, method: e.method }, e.durationMs / 1000);
     if (!droppingUpstream) logUpstreamAttempt(logger, e);
   });
@@ -143,7 +152,7 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
     }
     await yoga(req, res);
   };
-  const server = createServer((req, res) => {
+  const server = createServer(requestBounds(config), (req, res) => {
     handle(req, res).catch((error: unknown) => {
       logger.error({ err: error }, 'request failed');
       if (!res.headersSent) json(res, 500, { errors: [{ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
@@ -153,6 +162,9 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
   // Longer than the idle timeout of load balancers (60 s) and of HTTP clients, so the gateway is never the side that
   // closes a kept-alive connection just as a client sends on it (the client would see a reset).
   server.keepAliveTimeout = 65_000;
+  // Past it, a new connection is closed at once (WebSockets count, for as long as they are open).
+  server.maxConnections = config.maxConnections;
+  server.on('drop', () => metrics.droppedConnections.inc());
   const sockets = new WebSocketServer({ noServer: true, path: yoga.graphqlEndpoint, maxPayload: config.limits.requestBodyBytes, handleProtocols, verifyClient: verifySubprotocol });
   const acceptGraphqlWs = attachGraphqlWs(yoga, config, metrics, logger, tokens, persistedQueries);
   // The upgrade is handled here rather than by ws so the raw socket is at hand (see Outbox); a wrong path still gets 400.

@@ -6,6 +6,7 @@ import { GraphQLError, type ValidationContext } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import type { Config } from './config.js';
 import { batchObserver, callerFrom, connectionParamsHeaders, createContext, type GatewayContext } from './context.js';
+import { OperationEnd } from './operation-end.js';
 import type { GitLabClient } from './gitlab/client.js';
 import { corsFor } from './cors.js';
 import { graphiqlOptions, renderLocalGraphiQL } from './graphiql.js';
@@ -14,6 +15,7 @@ import type { Watcher } from './live/watcher.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { useNestingLimit } from './nesting.js';
+import { ParseCache } from './parse-cache.js';
 import { usePersistedQueries, type PersistedQueryStore } from './persisted-queries.js';
 import { useTypedRequestErrors } from './request-errors.js';
 import { schema } from './schema/index.js';
@@ -25,6 +27,8 @@ export interface ServerContext {
   res?: ServerResponse;
   /** Set for graphql-ws operations: the payload of `connection_init`. */
   connectionParams?: Readonly<Record<string, unknown>>;
+  /** Set for graphql-ws operations: ended by the client's `complete`, the operation's end or the socket's close. */
+  operationEnd?: OperationEnd;
 }
 
 export interface YogaDeps {
@@ -74,9 +78,16 @@ function logAt(logger: Logger, level: 'debug' | 'info' | 'warn') {
   };
 }
 
+/** Parsed documents for Yoga (HTTP, SSE and graphql-ws), bounded in bytes; Yoga's own is bounded in entries only. */
+function parseCacheFor(config: Config, metrics: Metrics): ParseCache {
+  const lookups = { hit: metrics.parseCacheLookups.labels('hit'), miss: metrics.parseCacheLookups.labels('miss'), too_long: metrics.parseCacheLookups.labels('too_long') };
+  return new ParseCache(config.parseCache, { lookup: (outcome) => lookups[outcome].inc(), held: (bytes) => metrics.parseCacheBytes.set(bytes) });
+}
+
 export function createGatewayYoga(config: Config, deps: YogaDeps) {
   const { limits } = config;
   const onBatch = batchObserver(deps.metrics);
+  const parseCache = parseCacheFor(config, deps.metrics);
   const plugins: Plugin[] = [
     EnvelopArmorPlugin({
       maxDepth: { n: limits.depth, ...armorRejection },
@@ -107,6 +118,7 @@ export function createGatewayYoga(config: Config, deps: YogaDeps) {
     landingPage: false,
     // The server bounds request bodies itself: Yoga's own limit halves throughput on Node 20.
     maxRequestBodySize: false,
+    parserAndValidationCache: { documentCache: parseCache.documentCache, errorCache: parseCache.errorCache },
     // Origins CORS_ORIGINS does not list are refused before Yoga (server.ts), saying so.
     cors: config.corsOrigins.length === 0 ? false : corsFor(config.corsOrigins),
     graphiql: config.graphiql ? graphiqlOptions(deps.demoToken) : false,
@@ -118,8 +130,14 @@ export function createGatewayYoga(config: Config, deps: YogaDeps) {
       error: (...args) => deps.logger.error({ err: args.find((a) => a instanceof Error) }, args.filter((a) => !(a instanceof Error)).map(String).join(' ') || 'error'),
     },
     plugins,
-    context: ({ request, connectionParams }) =>
-      createContext(deps.client, config, deps.live, callerFrom(connectionParams ? connectionParamsHeaders(connectionParams) : request.headers), onBatch),
+    context: ({ request, connectionParams, operationEnd }) =>
+      createContext(
+        deps.client,
+        config,
+        deps.live,
+        callerFrom(connectionParams ? connectionParamsHeaders(connectionParams) : request.headers, operationEnd ?? OperationEnd.ofRequest(request)),
+        onBatch,
+      ),
   });
 }
 

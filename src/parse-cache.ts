@@ -1,0 +1,104 @@
+// Yoga's parse cache (parsed documents and parse failures by query text, for HTTP, SSE and graphql-ws alike), bounded
+// by the heap its entries hold rather than by their number: a parsed document costs far more than its text, and Yoga's
+// own cache (1,024 entries) let one client without a token exhaust the heap with ~850 documents of 107 KB.
+import type { DocumentNode, Token } from 'graphql';
+
+export interface ParseCacheLimits {
+  /** Estimated heap of every kept entry together; 0 keeps nothing. */
+  maxBytes: number;
+  /** Longest query text (in UTF-16 code units) kept; a longer one is parsed each time it comes. */
+  maxQueryLength: number;
+}
+
+/** hit: kept (a document or a failure); miss: parsed, then kept if it fits; too_long: parsed, never kept. */
+export type ParseCacheOutcome = 'hit' | 'miss' | 'too_long';
+
+export interface ParseCacheObserver {
+  lookup(outcome: ParseCacheOutcome): void;
+  /** The estimated heap of what is kept, after each change. */
+  held(bytes: number): void;
+}
+
+/** The cache interface Yoga's parserAndValidationCache option takes (get and set by query text). */
+export interface TextCache<T> {
+  get(text: string): T | undefined;
+  set(text: string, value: T): void;
+}
+
+// Measured (heap after a full collection, documents parsed and validated against this schema): 250 (a list of numbers)
+// to 480 bytes per token: graphql-js keeps every token, linked from the first to the last, and each node's location.
+// The text's length alone says little: 16 KB are 8 tokens (a comment) or 8,000 (4 MB, 240 times the text).
+// Per character of text, 6 bytes cover the text itself (the key and the source, two bytes a character at worst) and
+// a message that quotes a value of it (a failure, or a validation error kept on the document by Yoga).
+const BYTES_PER_TOKEN = 500;
+const BYTES_PER_CHARACTER = 6;
+/** The entry, its map slot and a small error object. */
+const BYTES_PER_ENTRY = 1_024;
+
+/** The tokens a parsed document keeps; without locations, the most a text can hold (one every two characters). */
+function tokensOf(document: DocumentNode, text: string): number {
+  const first = document.loc?.startToken;
+  if (!first) return Math.ceil(text.length / 2);
+  let tokens = 0;
+  for (let token: Token | null = first; token; token = token.next) tokens++;
+  return tokens;
+}
+
+interface Entry {
+  value: unknown;
+  failed: boolean;
+  bytes: number;
+}
+
+/**
+ * One store for documents and failures (a text either parses or fails, always the same way), least recently used first
+ * (a Map keeps insertion order: a used entry is put back last). A document too long or too costly is not kept: each
+ * request for it parses it again, which MAX_TOKENS keeps cheap, and the heap it took goes with the request.
+ */
+export class ParseCache {
+  private readonly entries = new Map<string, Entry>();
+  private bytes = 0;
+
+  constructor(
+    private readonly limits: ParseCacheLimits,
+    private readonly observer: ParseCacheObserver,
+  ) {}
+
+  /** Yoga asks this one first, once per operation it parses: the place to count lookups. */
+  readonly documentCache: TextCache<DocumentNode> = {
+    get: (text) => {
+      const entry = this.entries.get(text);
+      if (entry) {
+        this.entries.delete(text);
+        this.entries.set(text, entry);
+      }
+      this.observer.lookup(entry ? 'hit' : text.length > this.limits.maxQueryLength ? 'too_long' : 'miss');
+      return entry && !entry.failed ? (entry.value as DocumentNode) : undefined;
+    },
+    set: (text, document) => this.keep(text, document, false),
+  };
+
+  /** Asked only after documentCache missed (which put the entry last already). */
+  readonly errorCache: TextCache<unknown> = {
+    get: (text) => {
+      const entry = this.entries.get(text);
+      return entry?.failed ? entry.value : undefined;
+    },
+    set: (text, error) => this.keep(text, error, true),
+  };
+
+  private keep(text: string, value: unknown, failed: boolean): void {
+    if (text.length > this.limits.maxQueryLength || this.entries.has(text)) return;
+    const tokens = failed ? 0 : tokensOf(value as DocumentNode, text);
+    const bytes = BYTES_PER_ENTRY + BYTES_PER_CHARACTER * text.length + BYTES_PER_TOKEN * tokens;
+    if (bytes > this.limits.maxBytes) return;
+    this.entries.set(text, { value, failed, bytes });
+    this.bytes += bytes;
+    for (const [oldest, entry] of this.entries) {
+      if (this.bytes <= this.limits.maxBytes) break;
+      this.entries.delete(oldest);
+      this.bytes -= entry.bytes;
+    }
+    this.observer.held(this.bytes);
+  }
+}
