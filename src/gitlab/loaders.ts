@@ -1,8 +1,9 @@
 // Per-request DataLoaders: every record look-up of one operation becomes list calls of up to 100 `identifiers[]`.
+// Beside them, the operation's list calls: identical ones shared, all of them counted against its call budget.
 import DataLoader from 'dataloader';
 import { gatewayError, missingToken } from '../errors.js';
 import type { ModelInfo } from '../models.js';
-import { isRejectedByGitLab, type Caller, type GitLabClient, type RecordJson } from './client.js';
+import { isRejectedByGitLab, type Caller, type GitLabClient, type ListPage, type ListQuery, type RecordJson } from './client.js';
 import { identifierProblem, readIdentifier, tooLong, type Identifier, type KeyKind } from './identifiers.js';
 
 const BATCH_LIMIT = 100;
@@ -19,8 +20,26 @@ export interface ModelRecordSource {
   record: RecordJson;
 }
 
+/** What fetchByIdentifiers needs of GitLab: the client itself, or a view of it that shares or budgets calls. */
+export type ListCalls = Pick<GitLabClient, 'list' | 'splitIdentifiers'>;
+
+/** The answer to a list call past the operation's budget: the client asked for too much in one document. */
+export const tooManyCalls = (max: number) =>
+  gatewayError('BAD_USER_INPUT', `This operation needs more than ${max} calls to GitLab (UPSTREAM_MAX_CALLS_PER_OPERATION): ask for fewer records, or split it into several operations.`, { maxCalls: max });
+
+const listKey = (model: ModelInfo, query: ListQuery) =>
+  JSON.stringify([model.enumName, query.perPage, query.checksumState ?? null, query.identifiers ?? null, query.page ?? null]);
+
 export class RecordLoaders {
   private readonly byModel = new Map<ModelInfo, DataLoader<string, RecordJson | null, string>>();
+  /** This operation's list calls by what they ask: aliases that ask the same share one call and its answer. */
+  private readonly lists = new Map<string, Promise<ListPage>>();
+  private callsMade = 0;
+  /** The look-ups' calls, through the shared and budgeted list(). */
+  private readonly upstream: ListCalls = {
+    list: (_caller, model, query) => this.list(model, query),
+    splitIdentifiers: (model, ids, call) => this.client.splitIdentifiers(model, ids, call),
+  };
 
   constructor(
     private readonly client: GitLabClient,
@@ -28,7 +47,34 @@ export class RecordLoaders {
     private readonly onBatch: (model: ModelInfo, size: number) => void = () => {},
     /** False (DATALOADER_BATCHING=false): one list call per look-up, for benchmarks. */
     private readonly batching = true,
+    /** Calls to GitLab this operation may make (UPSTREAM_MAX_CALLS_PER_OPERATION). */
+    private readonly maxCalls = Infinity,
   ) {}
+
+  /**
+   * A list call of this operation: the answer of an identical call made earlier in it (140 aliases of one list cost
+   * what one does), else a new call, counted against the budget. Retries of a call are not counted again.
+   */
+  list(model: ModelInfo, query: ListQuery): Promise<ListPage> {
+    const key = listKey(model, query);
+    let pending = this.lists.get(key);
+    if (!pending) {
+      try {
+        this.spend(1);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      pending = this.client.list(this.caller, model, query);
+      this.lists.set(key, pending);
+    }
+    return pending;
+  }
+
+  /** Counts calls about to be made (a mutation's PUTs); throws, before any is made, when they pass the budget. */
+  spend(calls: number): void {
+    if (this.callsMade + calls > this.maxCalls) throw tooManyCalls(this.maxCalls);
+    this.callsMade += calls;
+  }
 
   load(model: ModelInfo, identifier: string): Promise<RecordJson | null> {
     if (!this.caller.token) return Promise.reject(missingToken(this.caller));
@@ -60,7 +106,7 @@ export class RecordLoaders {
 
   private async fetch(model: ModelInfo, ids: readonly string[]): Promise<(RecordJson | null | Error)[]> {
     this.onBatch(model, ids.length);
-    const found = await fetchByIdentifiers(this.client, this.caller, model, ids);
+    const found = await fetchByIdentifiers(this.upstream, this.caller, model, ids);
     return ids.map((id) => {
       const key = recordKey(id);
       return key ? (found.get(key.key) ?? null) : null;
@@ -75,7 +121,7 @@ export class RecordLoaders {
  * skipped. When GitLab rejects a call (400), its identifiers are split in halves and asked again, so only the ones
  * GitLab really refuses carry the error (about 2 x log2(100) more calls per refused identifier).
  */
-export async function fetchByIdentifiers(client: GitLabClient, caller: Caller, model: ModelInfo, ids: Iterable<string>): Promise<Map<string, RecordJson | Error>> {
+export async function fetchByIdentifiers(client: ListCalls, caller: Caller, model: ModelInfo, ids: Iterable<string>): Promise<Map<string, RecordJson | Error>> {
   const groups: Record<KeyKind, Map<string, string>> = { integer: new Map(), base64: new Map() };
   for (const id of ids) {
     const identifier = readIdentifier(id);

@@ -12,8 +12,17 @@ export function isAuthError(error: unknown): error is GraphQLError {
   return code === 'UNAUTHENTICATED' || code === 'FORBIDDEN';
 }
 
-/** What the connection check concludes: GitLab took the token, refused it, or could not say (down, failing, slow). */
-export type Admission = 'accepted' | 'refused' | 'unavailable';
+/**
+ * What the connection check concludes: GitLab took the token, refused it, or could not say (down, failing, slow); or
+ * the check was not sent, MAX_CHECKS_IN_FLIGHT others being under way.
+ */
+export type Admission = 'accepted' | 'refused' | 'unavailable' | 'busy';
+
+/**
+ * Connection checks of distinct tokens under way at once, at most: a client that makes up a token per socket costs GitLab
+ * this many calls at a time (a pool's worth), not one per socket; the sockets past it are told to come back.
+ */
+export const MAX_CHECKS_IN_FLIGHT = 32;
 
 export interface TokenCacheOptions {
   /** How long the connection check trusts GitLab's last verdict on a token. */
@@ -34,11 +43,13 @@ interface Entry {
 /** PROJECT is a model of both dialects: a page of one of it is the cheapest call that needs an accepted token. */
 const PROJECT = MODELS_BY_ENUM.get('PROJECT')!;
 
-const keyOf = (token: string | null) => createHash('sha256').update(token ?? '').digest('base64');
+/** What stands for a token in the gateway's maps: its SHA-256, never the token itself. */
+export const tokenKey = (token: string | null) => createHash('sha256').update(token ?? '').digest('base64');
 
 export class TokenChecker {
   /** In the order entries were last written: the first is the one to evict. */
   private readonly entries = new Map<string, Entry>();
+  private checksInFlight = 0;
 
   constructor(
     private readonly client: GitLabClient,
@@ -47,16 +58,16 @@ export class TokenChecker {
 
   /** Whether GitLab accepted this token within the last period. */
   isFresh(token: string): boolean {
-    const at = this.entries.get(keyOf(token))?.acceptedAt;
+    const at = this.entries.get(tokenKey(token))?.acceptedAt;
     return at !== undefined && Date.now() - at < this.options.freshMs;
   }
 
   markVerified(token: string): void {
-    this.write(keyOf(token), { acceptedAt: Date.now() });
+    this.write(tokenKey(token), { acceptedAt: Date.now() });
   }
 
   forget(token: string): void {
-    this.entries.delete(keyOf(token));
+    this.entries.delete(tokenKey(token));
   }
 
   /**
@@ -70,22 +81,24 @@ export class TokenChecker {
       return null;
     } catch (error) {
       if (!isAuthError(error)) return null;
-      this.write(keyOf(caller.token), { refusedAt: Date.now() });
+      this.write(tokenKey(caller.token), { refusedAt: Date.now() });
       return error;
     }
   }
 
   /**
    * The connection check: GitLab's verdict on the caller's token, from the cache while it is recent, else from one
-   * call shared by every socket that asks meanwhile. Only GitLab's verdicts are kept, never an outage.
+   * call shared by every socket that asks meanwhile. Only GitLab's verdicts are kept, never an outage. With
+   * MAX_CHECKS_IN_FLIGHT calls under way, a token that needs a new one is answered 'busy' at once, not queued.
    */
   admit(caller: Caller): Promise<Admission> {
-    const key = keyOf(caller.token);
+    const key = tokenKey(caller.token);
     const entry = this.entries.get(key);
     const now = Date.now();
     if (entry?.acceptedAt !== undefined && now - entry.acceptedAt < this.options.ttlMs) return Promise.resolve('accepted');
     if (entry?.refusedAt !== undefined && now - entry.refusedAt < this.options.ttlMs) return Promise.resolve('refused');
     if (entry?.checking) return entry.checking;
+    if (this.checksInFlight >= MAX_CHECKS_IN_FLIGHT) return Promise.resolve('busy');
     const checking: Promise<Admission> = this.ask(caller).then((admission) => {
       this.record(key, checking, admission);
       return admission;
@@ -97,6 +110,7 @@ export class TokenChecker {
   private async ask(caller: Caller): Promise<Admission> {
     // No counters of an operation: the socket's first operation must not be charged with this call.
     const asking: Caller = { token: caller.token, header: caller.header, requestId: caller.requestId };
+    this.checksInFlight++;
     try {
       await this.client.list(asking, PROJECT, { perPage: 1, page: { flavour: 'offset', page: 1 } });
       return 'accepted';
@@ -105,6 +119,8 @@ export class TokenChecker {
       // A 404 (the API disabled) or a 400 comes after GitLab has authenticated the token: it is good.
       const code = error instanceof GraphQLError ? error.extensions.code : undefined;
       return code === 'NOT_FOUND' || code === 'BAD_USER_INPUT' ? 'accepted' : 'unavailable';
+    } finally {
+      this.checksInFlight--;
     }
   }
 

@@ -1,5 +1,6 @@
 // One shared, adaptive poll per model, whatever the number of subscribers: fetch the watched records, diff, publish.
 import { GraphQLError } from 'graphql';
+import { gatewayError } from '../errors.js';
 import type { Caller, GitLabClient, RecordJson } from '../gitlab/client.js';
 import { fetchByIdentifiers, recordKey } from '../gitlab/loaders.js';
 import type { ChecksumStateName, ModelInfo } from '../models.js';
@@ -19,6 +20,8 @@ export interface LiveOptions {
   maxBackoffMs: number;
   /** Calls to GitLab the live layer starts per second at most: polls, first reads and token re-checks together. */
   maxUpstreamCallsPerSecond: number;
+  /** Distinct records watched by all subscriptions together, at most (LIVE_MAX_WATCHED_IDENTIFIERS); unbounded if absent. */
+  maxWatchedIdentifiers?: number;
 }
 
 /** One subscription, as the watcher sees it. */
@@ -123,6 +126,8 @@ export class Watcher {
   private recheckTimer: NodeJS.Timeout | null = null;
   private rechecking = false;
   private readSeq = 0;
+  /** Distinct records watched, all models together (the sum of every poll's `watched`). */
+  private watchedRecords = 0;
   /** Per model and token: the read still taking identifiers (this tick), and the reads sent and not yet answered. */
   private readonly openReads = new Map<string, PendingRead>();
   private readonly readsInFlight = new Map<string, Set<PendingRead>>();
@@ -154,8 +159,19 @@ export class Watcher {
     this.metrics?.coalescedEvents.inc(events);
   }
 
-  /** Starts watching; the returned function stops, and the last watcher of a record takes it out of the poll. */
+  /**
+   * Starts watching; the returned function stops, and the last watcher of a record takes it out of the poll. A watch
+   * whose new records would take the process past LIVE_MAX_WATCHED_IDENTIFIERS is refused (BAD_USER_INPUT), and nothing
+   * of it is kept; records someone already watches cost nothing.
+   */
   watch(watch: Watch): () => void {
+    const max = this.options.maxWatchedIdentifiers ?? Infinity;
+    const watchedOfModel = this.polls.get(watch.model)?.watched;
+    let added = 0;
+    for (const key of watch.keys.keys()) if (!watchedOfModel?.has(key)) added++;
+    if (this.watchedRecords + added > max) {
+      throw gatewayError('BAD_USER_INPUT', `The gateway already watches nearly as many records as it may (LIVE_MAX_WATCHED_IDENTIFIERS, ${max}): this subscription would add ${added}. Watch fewer records, or try again later.`);
+    }
     const poll = this.pollOf(watch.model);
     poll.watches.add(watch);
     for (const [key, identifier] of watch.keys) {
@@ -163,6 +179,7 @@ export class Watcher {
       if (entry) entry.refs++;
       else poll.watched.set(key, { identifier, refs: 1 });
     }
+    this.watchedRecords += added;
     this.schedule(poll, this.paceOf(poll));
     this.startRechecks();
     this.metrics?.subscriptions.set(this.activeSubscriptions);
@@ -324,7 +341,7 @@ export class Watcher {
     const wanted = (identifiers: readonly string[]) => this.polls.get(poll.model) === poll && keysOf(identifiers).some((key) => poll.watched.has(key));
     const list: GitLabClient['list'] = async (caller, model, query) => {
       if (!wanted(query.identifiers ?? [])) throw new CallNotWanted();
-      await this.budget.take();
+      await this.budget.take(() => wanted(query.identifiers ?? []));
       if (!wanted(query.identifiers ?? [])) throw new CallNotWanted();
       return this.client.list(caller, model, query);
     };
@@ -351,6 +368,7 @@ export class Watcher {
       const entry = poll.watched.get(key);
       if (entry && --entry.refs === 0) {
         poll.watched.delete(key);
+        this.watchedRecords--;
         poll.observed.delete(key);
         poll.absent.delete(key);
       }

@@ -40,7 +40,7 @@ builder.queryField('models', (t) =>
       const { dialect } = ctx.client;
       if (!dialect.known) {
         // Any successful call teaches the dialect (see GitLabClient.withDialect); its answer is not needed.
-        await ctx.client.list(ctx.caller, MODELS_BY_ENUM.get('PROJECT')!, { perPage: 1, page: { flavour: 'offset', page: 1 } });
+        await ctx.loaders.list(MODELS_BY_ENUM.get('PROJECT')!, { perPage: 1, page: { flavour: 'offset', page: 1 } });
       }
       return modelsOf(dialect.dialect).map((model) => ({ model, restName: pathName(model, dialect.dialect)! }));
     },

@@ -67,7 +67,8 @@ export async function loadConnection(ctx: GatewayContext, model: ModelInfo, args
   if (merged !== (position !== null && 'r' in position) && position !== null) throw notOurs();
   if (merged) return mergedConnection(ctx, model, args.identifiers!, args, position as { r: string } | null);
   const filters = { checksumState: args.checksumState, identifiers: canonical };
-  const list = (query: Omit<ListQuery, 'checksumState' | 'identifiers'>) => ctx.client.list(ctx.caller, model, { ...filters, ...query });
+  // Through the operation's loaders: aliases that ask GitLab the same share one call, and each call counts in its budget.
+  const list = (query: Omit<ListQuery, 'checksumState' | 'identifiers'>) => ctx.loaders.list(model, { ...filters, ...query });
   let totalFromPage: number | null = null;
   // An offset page already says whether GitLab counts (X-Total): asking again would only repeat its answer.
   let offsetRead = position !== null && 'o' in position;
@@ -203,7 +204,7 @@ async function readChunk(ctx: GatewayContext, model: ModelInfo, identifiers: str
   const records: { key: string; record: RecordJson }[] = [];
   let total: number | null = null;
   for (let pageNumber: number | null = 1; pageNumber !== null; ) {
-    const page: ListPage = await ctx.client.list(ctx.caller, model, { perPage: GITLAB_PAGE_LIMIT, checksumState, identifiers, page: { flavour: 'offset', page: pageNumber } });
+    const page: ListPage = await ctx.loaders.list(model, { perPage: GITLAB_PAGE_LIMIT, checksumState, identifiers, page: { flavour: 'offset', page: pageNumber } });
     if (pageNumber === 1) total = page.total;
     for (const record of page.records) {
       const key = readIdentifier(record.record_identifier)?.key;

@@ -64,6 +64,7 @@ builder.mutationType({
         const model = modelOf(args.model);
         // Refused before any path is built: only an integer or a base64 key may become a path segment.
         const identifier = requireIdentifier(String(args.recordIdentifier)).canonical;
+        ctx.loaders.spend(1);
         try {
           const record = await ctx.client.recalculateOne(ctx.caller, model, identifier);
           ctx.loaders.prime(model, record);
@@ -96,7 +97,9 @@ builder.mutationType({
         const checksumState = (args.checksumState as ChecksumStateName | null | undefined) ?? null;
         if (checksumState === 'pending') throw gatewayError('BAD_USER_INPUT', 'checksumState cannot be PENDING: pending records are queued already.');
         const identifiers = identifierList(args.identifiers, ctx.config.maxIdentifiers)?.map((id) => id.canonical) ?? null;
-        // A long list goes in several PUTs, each within UPSTREAM_MAX_URL_BYTES: see GitLabClient.recalculateAll.
+        // A long list goes in several PUTs, each within UPSTREAM_MAX_URL_BYTES (see GitLabClient.recalculateAll): all
+        // counted against the operation's budget before the first is sent.
+        ctx.loaders.spend(identifiers ? ctx.client.splitIdentifiers(model, identifiers, { method: 'PUT', checksumState }).length : 1);
         const result = await ctx.client.recalculateAll(ctx.caller, model, { checksumState, identifiers });
         // GitLab queues the work: the watched records of this model are about to move, so poll them closely.
         ctx.live.hurry(model);

@@ -33,7 +33,8 @@ const REFUSED: Outcome = { acked: false, code: 4403, reason: 'Forbidden' };
 describe('with the default cache', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startLive({ verifyIntervalMs: 0 }, {});
+    // 50 sockets of one token at once: more than WS_MAX_CONNECTIONS_PER_TOKEN allows by default.
+    h = await startLive({ verifyIntervalMs: 0 }, { WS_MAX_CONNECTIONS_PER_TOKEN: '50' });
   });
   afterEach(async () => {
     await h.control('PUT', 'faults', { errorRate: 0 });
