@@ -19,6 +19,8 @@ export interface Config {
     maxRetryAfterMs: number;
     /** Longest request line (`GET /api/v4/...?... HTTP/1.1`) sent to GitLab: longer identifier lists are split. */
     maxUrlBytes: number;
+    /** Calls to GitLab one query or mutation may make (identical list calls count once); subscriptions' are the live layer's. */
+    maxCallsPerOperation: number;
   };
   /** Largest `first` a connection accepts (one GitLab page holds at most 100). */
   maxPageSize: number;
@@ -46,12 +48,20 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** Bytes a WebSocket may have queued (sent or waiting to be) before it is cut off. */
   wsMaxBufferedBytes: number;
+  /** graphql-ws sockets one token may hold open at once (counted by a hash of the token). */
+  wsMaxConnectionsPerToken: number;
   /** GitLab's verdict on a token, kept per token for the WebSocket connection check (hashed, bounded). */
   tokenCache: { ttlMs: number; maxEntries: number };
   /** Optional token used only by /readyz to learn the dialect before any client calls. */
   readinessToken: string | null;
   /** Automatic persisted queries: documents kept under their SHA-256 (0 entries: off), and their bytes together. */
   persistedQueries: { maxEntries: number; maxBytes: number };
+  /** Parsed documents and parse failures kept by query text: their estimated heap together, the longest text kept. */
+  parseCache: { maxBytes: number; maxQueryLength: number };
+  /** Time a client has to send a whole request, headers and body (the response is not counted). */
+  requestTimeoutMs: number;
+  /** Connections open at once (HTTP and WebSocket); a further one is closed as soon as it is accepted. */
+  maxConnections: number;
   live: {
     fastPollMs: number;
     slowPollMs: number;
@@ -59,6 +69,8 @@ export interface Config {
     maxBackoffMs: number;
     maxIdentifiers: number;
     maxSubscriptionsPerConnection: number;
+    /** Distinct records watched by all subscriptions of the process together. */
+    maxWatchedIdentifiers: number;
     /** Calls to GitLab the live layer starts per second at most (polls, first reads, token re-checks). */
     maxUpstreamCallsPerSecond: number;
   };
@@ -137,6 +149,15 @@ function pollPaces(env: Env): { fastPollMs: number; slowPollMs: number } {
   return { fastPollMs, slowPollMs };
 }
 
+/** What one subscription may watch, and all of them together: a bound below one subscription's would refuse it always. */
+function watchedBounds(env: Env): { maxIdentifiers: number; maxWatchedIdentifiers: number } {
+  const maxIdentifiers = integer(env, 'LIVE_MAX_IDENTIFIERS', 1_000, 1, 100_000);
+  // ~150 MB of watch state at worst (255-character ids); a full poll of them is 1,000 calls of 100.
+  const maxWatchedIdentifiers = integer(env, 'LIVE_MAX_WATCHED_IDENTIFIERS', 100_000, 1, 10_000_000);
+  if (maxWatchedIdentifiers < maxIdentifiers) throw new ConfigError(`LIVE_MAX_WATCHED_IDENTIFIERS (${maxWatchedIdentifiers}) must not be below LIVE_MAX_IDENTIFIERS (${maxIdentifiers})`);
+  return { maxIdentifiers, maxWatchedIdentifiers };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const gitlabUrl = url(env, 'GITLAB_URL');
   const demo = gitlabUrl === null;
@@ -159,6 +180,8 @@ export function loadConfig(env: Env = process.env): Config {
       maxRetryAfterMs: integer(env, 'UPSTREAM_MAX_RETRY_AFTER_MS', 5_000, 0),
       // nginx's default large_client_header_buffers (8k): a longer request line is answered 414.
       maxUrlBytes: integer(env, 'UPSTREAM_MAX_URL_BYTES', 8_192, 1_024, 1_048_576),
+      // 100 list calls read 10,000 records: far more than one dashboard document asks for, far fewer than 1,400.
+      maxCallsPerOperation: integer(env, 'UPSTREAM_MAX_CALLS_PER_OPERATION', 100, 1, 100_000),
     },
     maxPageSize: integer(env, 'MAX_PAGE_SIZE', 100, 1, 100),
     maxIdentifiers: integer(env, 'MAX_IDENTIFIERS', 1000, 1, 100_000),
@@ -180,14 +203,21 @@ export function loadConfig(env: Env = process.env): Config {
     // 1 MB of backpressure + 40 subscriptions each owed a first batch of 1,000 records (~0.7 MB): a client further
     // behind is better off reconnecting (graphql-ws clients do) to current states than held here.
     wsMaxBufferedBytes: integer(env, 'WS_MAX_BUFFERED_BYTES', 32 << 20, 64 << 10),
+    // A browser tab needs one socket (graphql-ws multiplexes its subscriptions): twenty tabs of one token.
+    wsMaxConnectionsPerToken: integer(env, 'WS_MAX_CONNECTIONS_PER_TOKEN', 20, 1, 1_000_000),
     tokenCache: { ttlMs: integer(env, 'TOKEN_CACHE_MS', 30_000, 0), maxEntries: integer(env, 'TOKEN_CACHE_MAX_ENTRIES', 10_000, 1) },
     readinessToken: env.GITLAB_READINESS_TOKEN || null,
     persistedQueries: { maxEntries: integer(env, 'APQ_MAX_ENTRIES', 1_000, 0, 1_000_000), maxBytes: integer(env, 'APQ_MAX_BYTES', 10_000_000, 1_000) },
+    // A dashboard's document is a few KB and costs ~100 KB parsed: 32 MB keeps hundreds; 16 KB texts cost 4 MB at most.
+    parseCache: { maxBytes: integer(env, 'PARSE_CACHE_MAX_BYTES', 32 << 20, 0), maxQueryLength: integer(env, 'PARSE_CACHE_MAX_QUERY_LENGTH', 16_384, 0, 1_000_000) },
+    // A 1 MB body (MAX_REQUEST_BODY_BYTES) at 35 KB/s; a dashboard's request of a few KB takes milliseconds.
+    requestTimeoutMs: integer(env, 'REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    maxConnections: integer(env, 'MAX_CONNECTIONS', 10_000, 1, 1_000_000),
     live: {
       ...pollPaces(env),
+      ...watchedBounds(env),
       authRecheckMs: integer(env, 'LIVE_AUTH_RECHECK_MS', 60_000, 100),
       maxBackoffMs: integer(env, 'LIVE_MAX_BACKOFF_MS', 60_000, 100),
-      maxIdentifiers: integer(env, 'LIVE_MAX_IDENTIFIERS', 1_000, 1, 100_000),
       maxSubscriptionsPerConnection: integer(env, 'LIVE_MAX_SUBSCRIPTIONS_PER_CONNECTION', 100, 1, 100_000),
       // 20: a fast poll of 2,000 watched records (20 calls of 100) every second, a small share of what one GitLab serves.
       maxUpstreamCallsPerSecond: integer(env, 'LIVE_MAX_UPSTREAM_CALLS_PER_SECOND', 20, 1, 10_000),

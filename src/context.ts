@@ -8,6 +8,7 @@ import type { PayloadSender } from './live/shared-execution.js';
 import type { Watcher } from './live/watcher.js';
 import type { Metrics } from './metrics.js';
 import type { ModelInfo } from './models.js';
+import type { OperationEnd } from './operation-end.js';
 
 export interface GatewayContext {
   caller: Caller;
@@ -36,16 +37,16 @@ const TOKEN = /^[\x21-\x7e]+$/;
  * cannot be a GitLab token (spaces or control characters inside, non-ASCII, too long) is refused here: it would only
  * fail in GitLab's HTTP client, as an upstream error, after retries.
  */
-export function callerFrom(headers: HeaderSource): Caller {
+export function callerFrom(headers: HeaderSource, end?: OperationEnd): Caller {
   const requestId = headers.get('x-request-id')?.slice(0, 128) || randomUUID();
   const stats = { upstreamCalls: 0 };
   const authorization = headers.get('authorization');
   const bearer = authorization && /^Bearer\s/i.test(authorization) ? authorization.slice('Bearer'.length).trim() : '';
   const header = bearer ? 'authorization' : 'private-token';
   const token = bearer || (headers.get('private-token')?.trim() ?? '');
-  if (!token) return { token: null, header, requestId, stats };
-  if (token.length > MAX_TOKEN_LENGTH || !TOKEN.test(token)) return { token: null, header, requestId, stats, malformedToken: true };
-  return { token, header, requestId, stats };
+  if (!token) return { token: null, header, requestId, stats, end };
+  if (token.length > MAX_TOKEN_LENGTH || !TOKEN.test(token)) return { token: null, header, requestId, stats, malformedToken: true, end };
+  return { token, header, requestId, stats, end };
 }
 
 /** Reports DataLoader batch sizes; made once per gateway rather than once per operation. */
@@ -54,5 +55,5 @@ export function batchObserver(metrics?: Metrics): (model: ModelInfo, size: numbe
 }
 
 export function createContext(client: GitLabClient, config: Config, live: Watcher, caller: Caller, onBatch: (model: ModelInfo, size: number) => void): GatewayContext {
-  return { caller, client, config, live, loaders: new RecordLoaders(client, caller, onBatch, config.dataloaderBatching) };
+  return { caller, client, config, live, loaders: new RecordLoaders(client, caller, onBatch, config.dataloaderBatching, config.upstream.maxCallsPerOperation) };
 }

@@ -9,7 +9,8 @@ import type { Logger } from './logger.js';
  * client fill the log.
  */
 export function isUpstreamFailure(e: UpstreamAttempt): boolean {
-  return e.errorCode !== null && !(e.status >= 400 && e.status < 500 && e.status !== 429);
+  // A call cut off because its client left is nobody's failure.
+  return e.errorCode !== null && !e.abandoned && !(e.status >= 400 && e.status < 500 && e.status !== 429);
 }
 
 export function logUpstreamAttempt(logger: Logger, e: UpstreamAttempt): void {
@@ -28,6 +29,6 @@ export function logUpstreamAttempt(logger: Logger, e: UpstreamAttempt): void {
     durationMs: Math.round(e.durationMs * 10) / 10,
   };
   const answer = e.status === 0 ? 'no answer' : String(e.status);
-  const outcome = failed ? `failed: ${answer} (${e.errorCode})` : answer;
+  const outcome = failed ? `failed: ${answer} (${e.errorCode})` : e.abandoned ? 'cut off: the client left' : answer;
   logger[level](fields, `upstream ${e.method} ${e.route} ${e.model} ${outcome}, attempt ${e.attempt}${e.retrying ? ', retrying' : ''}`);
 }

@@ -11,10 +11,13 @@ import { valueNestsDeeperThan } from './nesting.js';
 import type { TokenChecker } from './live/token-checker.js';
 import type { PayloadSender } from './live/shared-execution.js';
 import { Outbox } from './ws-outbox.js';
+import { SocketsPerToken } from './sockets-per-token.js';
 import { callerFrom, connectionParamsHeaders, type GatewayContext } from './context.js';
+import { OperationEnd } from './operation-end.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { PersistedQueryStore } from './persisted-queries.js';
+import { withShortErrorMessages, withShortMessages } from './request-errors.js';
 import type { GatewayYoga } from './yoga.js';
 
 /** How often an idle socket is pinged; one that does not answer within the same time is dropped. */
@@ -22,6 +25,9 @@ const KEEP_ALIVE_MS = 12_000;
 
 /** RFC 6455's "Try Again Later": GitLab could not judge the token; graphql-ws clients retry it. */
 const TRY_AGAIN_LATER = 1013;
+
+/** A token that already holds WS_MAX_CONNECTIONS_PER_TOKEN sockets: "too many", as graphql-ws says of a second init. */
+const TOO_MANY_CONNECTIONS = 4429;
 
 /** Yoga marks parse and validation errors with an HTTP status for its own responses; it means nothing on a WebSocket. */
 function withoutHttpExtension(error: GraphQLError): GraphQLError {
@@ -47,9 +53,10 @@ function payloadSender(outbox: Outbox, id: string): PayloadSender {
 
 /**
  * What graphql-ws keeps per connection for these hooks: the upgrade request, the socket, its outbox, its operations,
- * and the payloads of subscribe messages on their way to onSubscribe (see compactSubscribe).
+ * the payloads of subscribe messages on their way to onSubscribe (see compactSubscribe), and the end of each operation
+ * (its `complete`, its end, or the socket's close).
  */
-type Extra = { request: IncomingMessage; socket: WebSocket; outbox: Outbox; operations: Set<string>; payloads: Map<string, SubscribePayload> };
+type Extra = { request: IncomingMessage; socket: WebSocket; outbox: Outbox; operations: Set<string>; payloads: Map<string, SubscribePayload>; ends: Map<string, OperationEnd> };
 
 /** Messages only a server sends. graphql-ws throws on one from a client, which would close with 4500 and log an error. */
 const SERVER_MESSAGES = new Set<string>([MessageType.ConnectionAck, MessageType.Next, MessageType.Error]);
@@ -61,7 +68,7 @@ const SERVER_MESSAGES = new Set<string>([MessageType.ConnectionAck, MessageType.
  * short message of the same id instead, and onSubscribe takes the payload parsed here. Anything else graphql-ws would
  * refuse reaches it as it came, to be refused as usual.
  */
-function screen(text: string, payloads: Map<string, SubscribePayload>): string | null {
+function screen(text: string, payloads: Map<string, SubscribePayload>, ends: Map<string, OperationEnd>): string | null {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -70,6 +77,9 @@ function screen(text: string, payloads: Map<string, SubscribePayload>): string |
   }
   const type = (parsed as { type?: unknown } | null)?.type;
   if (typeof type === 'string' && SERVER_MESSAGES.has(type)) return null;
+  // graphql-ws stops a subscription on `complete` only once it has started: what it does meanwhile (its first read,
+  // a query's calls) stops here.
+  if (type === MessageType.Complete) ends.get(String((parsed as { id?: unknown }).id))?.end();
   if (type !== MessageType.Subscribe) return text;
   let message;
   try {
@@ -83,20 +93,37 @@ function screen(text: string, payloads: Map<string, SubscribePayload>): string |
 }
 
 export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metrics, logger: Logger, tokens: TokenChecker, persistedQueries: PersistedQueryStore) {
+  /** Each operation's end, by the payload graphql-ws hands to onSubscribe and then to onComplete (ids can be reused). */
+  const endOf = new WeakMap<object, OperationEnd>();
   const sharedVariables = new Interner<Record<string, unknown>>();
+  const socketsPerToken = new SocketsPerToken(config.wsMaxConnectionsPerToken);
+  /** The place a socket holds among its token's, given back when it closes. */
+  const placeOf = new WeakMap<WebSocket, () => void>();
   const protocol = makeServer<Record<string, unknown>, Extra>({
     execute: (args) => (args.rootValue as Executor).execute(args) as never,
     subscribe: (args) => (args.rootValue as Executor).subscribe(args) as never,
+    // Messages may quote what the client sent (1 MB of it): cut, as over HTTP (request-errors.ts).
+    onNext: (_ctx, _id, _payload, _args, result) => withShortErrorMessages(result) ?? undefined,
+    onError: (_ctx, _id, _payload, errors) => withShortMessages(errors)?.map((e) => e.toJSON()) ?? undefined,
     // No session before GitLab accepts the token. None, or a malformed one: 4403 before anything reaches GitLab; one
     // GitLab refuses: 4403 too; GitLab down or failing: 1013. Verdicts are cached per token (TokenChecker).
     onConnect: async (ctx) => {
       const caller = callerFrom(connectionParamsHeaders(ctx.connectionParams));
       if (caller.token === null) return false;
+      // Counted from connection_init to close, before GitLab is asked: a token at its bound costs GitLab nothing.
+      const place = socketsPerToken.take(caller.token);
+      if (!place) {
+        ctx.extra.socket.close(TOO_MANY_CONNECTIONS, `At most ${config.wsMaxConnectionsPerToken} connections per token: close another one first.`);
+        return false;
+      }
+      placeOf.set(ctx.extra.socket, place);
       // A request id of its own: the client's would reach GitLab as a header, unchecked.
       const admission = await tokens.admit({ token: caller.token, header: caller.header, requestId: randomUUID() });
       if (admission === 'accepted') return true;
       // graphql-ws then closes with 4403, which does nothing to a socket already closing with 1013.
       if (admission === 'unavailable') ctx.extra.socket.close(TRY_AGAIN_LATER, 'GitLab could not check the token; try again later.');
+      // Many checks of other tokens under way (see MAX_CHECKS_IN_FLIGHT): come back rather than wait in a queue.
+      if (admission === 'busy') ctx.extra.socket.close(TRY_AGAIN_LATER, 'Too many connections are being checked; try again later.');
       return false;
     },
     onSubscribe: async (ctx, id, compact) => {
@@ -126,11 +153,13 @@ export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metr
       }
       // randomUUID() hands back a tree of string pieces, which every subscription would keep; a copy is one flat string.
       const connectionParams = { ...ctx.connectionParams, 'x-request-id': Buffer.from(randomUUID(), 'latin1').toString('latin1') };
+      const end = new OperationEnd();
       const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
         req: ctx.extra.request,
         connectionParams,
         request: NO_HTTP_REQUEST,
         params: payload,
+        operationEnd: end,
       });
       let document;
       try {
@@ -150,6 +179,8 @@ export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metr
       // The parsed document comes from Yoga's cache and holds its text: keep that one copy rather than this message's.
       if (document.loc?.source.body === payload.query) (payload as { query: string }).query = document.loc.source.body;
       active.add(id);
+      ctx.extra.ends.set(id, end);
+      endOf.set(compact, end);
       const contextValue = await contextFactory();
       const sendPayload = payloadSender(ctx.extra.outbox, id);
       return {
@@ -161,8 +192,13 @@ export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metr
         rootValue: { execute, subscribe },
       };
     },
-    onComplete: (ctx, id) => {
+    onComplete: (ctx, id, compact) => {
       ctx.extra.operations.delete(id);
+      // Whatever the operation still has on its way (a query's calls an error cut short) stops with it. The client may
+      // have completed it and reused its id already: the id's entry is then the new operation's.
+      const end = endOf.get(compact);
+      end?.end();
+      if (ctx.extra.ends.get(id) === end) ctx.extra.ends.delete(id);
     },
   });
 
@@ -194,6 +230,7 @@ export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metr
       pongWait = null;
     });
     const payloads = new Map<string, SubscribePayload>();
+    const ends = new Map<string, OperationEnd>();
     const refuseServerMessage = () => {
       logger.debug('a graphql-ws client sent a message only a server sends; closed with 4400');
       outbox.flush();
@@ -209,18 +246,22 @@ export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metr
         },
         onMessage: (handle) =>
           socket.on('message', (data) => {
-            const text = screen(String(data), payloads);
+            const text = screen(String(data), payloads, ends);
             if (text === null) return refuseServerMessage();
             handle(text).catch((error: unknown) => fail(error, 'graphql-ws message failed'));
           }),
       },
-      { socket, request, outbox, operations: new Set(), payloads },
+      { socket, request, outbox, operations: new Set(), payloads, ends },
     );
     socket.once('close', (code, reason) => {
       metrics.sockets.dec();
       metrics.peakBufferedBytes.observe(outbox.peakBytes);
       if (pongWait) clearTimeout(pongWait);
       clearInterval(pingTimer);
+      placeOf.get(socket)?.();
+      // Nobody is left to answer: every operation stops, those still subscribing too.
+      for (const end of ends.values()) end.end();
+      ends.clear();
       void closed(code, String(reason));
     });
   };

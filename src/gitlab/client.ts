@@ -8,6 +8,7 @@ import { requireIdentifier } from './identifiers.js';
 
 export type { RecordJson } from '../models.js';
 import { DialectState } from './dialect.js';
+import type { OperationEnd } from '../operation-end.js';
 
 export const API_PATH = '/api/v4/admin/data_management/';
 
@@ -26,7 +27,21 @@ export interface Caller {
   stats?: { upstreamCalls: number };
   /** A token came that cannot be GitLab's (see callerFrom): `token` is null, and the client is told why. */
   malformedToken?: boolean;
+  /**
+   * Ended once nobody waits for the operation (its client left, or completed it): no call starts after that, a GET on
+   * its way is cut off, and no retry or back-off follows. A PUT on its way is let finish (see send()).
+   */
+  end?: OperationEnd;
 }
+
+/** What an operation's calls end with once its client has gone: nobody reads it, so it is no failure of anyone's. */
+export const CLIENT_CLOSED_REQUEST = 'CLIENT_CLOSED_REQUEST';
+
+export function clientLeft(): GraphQLError {
+  return new GraphQLError('The client left before this operation finished.', { extensions: { code: CLIENT_CLOSED_REQUEST } });
+}
+
+export const isClientLeft = (error: unknown): boolean => error instanceof GraphQLError && error.extensions.code === CLIENT_CLOSED_REQUEST;
 
 /** One attempt sent to GitLab, as metrics and logs see it: never its URL, which may hold identifiers. */
 export interface UpstreamAttempt {
@@ -44,6 +59,8 @@ export interface UpstreamAttempt {
   errorCode: string | null;
   /** Whether another attempt of the same call follows. */
   retrying: boolean;
+  /** Cut off because the operation's client left (errorCode CLIENT_CLOSED_REQUEST): no failure of GitLab's. */
+  abandoned?: boolean;
   requestId?: string;
 }
 
@@ -349,18 +366,29 @@ export class GitLabClient {
     else headers.authorization = `Bearer ${caller.token ?? ''}`;
     if (caller.requestId) headers['x-request-id'] = caller.requestId;
 
+    const { end } = caller;
+    // A GET the client no longer waits for is cut off; a PUT on its way is let finish: GitLab may have acted on it
+    // already, and cutting it off would only hide how it went.
+    const cutOffBy = method === 'GET' ? end?.signal : undefined;
     for (let attempt = 0; ; attempt++) {
+      // Nobody waits for the answer: nothing is sent, neither a first attempt nor a retry.
+      if (end?.ended) throw clientLeft();
       const started = performance.now();
       let status = 0;
-      const observe = (errorCode: string | null, retrying: boolean) =>
-        this.observe({ route, method, model: segments[0], status, durationMs: performance.now() - started, attempt: attempt + 1, errorCode, retrying, requestId: caller.requestId });
+      const observe = (errorCode: string | null, retrying: boolean, abandoned = false) =>
+        this.observe({ route, method, model: segments[0], status, durationMs: performance.now() - started, attempt: attempt + 1, errorCode, retrying, abandoned, requestId: caller.requestId });
       if (caller.stats) caller.stats.upstreamCalls++;
       try {
-        const res = await this.attempt(method, path, headers, special, (s) => (status = s));
+        const res = await this.attempt(method, path, headers, special, (s) => (status = s), cutOffBy);
         observe(null, false);
         return res;
       } catch (error) {
+        if (isClientLeft(error)) {
+          observe(CLIENT_CLOSED_REQUEST, false, true);
+          throw error;
+        }
         const retry =
+          !end?.ended &&
           error instanceof Attempt &&
           attempt < this.options.retries &&
           error.transient &&
@@ -369,7 +397,7 @@ export class GitLabClient {
         observe(codeOf(error instanceof Attempt ? error.error : error), retry);
         if (!(error instanceof Attempt)) throw error;
         if (!retry) throw error.error;
-        await sleep(error.waitMs ?? backoffMs(attempt));
+        await sleep(error.waitMs ?? backoffMs(attempt), end);
       }
     }
   }
@@ -380,17 +408,20 @@ export class GitLabClient {
     headers: Record<string, string>,
     special: ((status: number, body: unknown) => Error | null) | undefined,
     answered: (status: number) => void,
+    signal: AbortSignal | undefined,
   ): Promise<Response> {
     let status: number;
     let resHeaders: Response['headers'];
     let text: string;
     try {
-      const res = await this.pool.request({ method, path, headers });
+      const res = await this.pool.request({ method, path, headers, signal });
       status = res.statusCode;
       answered(status);
       resHeaders = res.headers;
       text = await res.body.text();
     } catch (error) {
+      // Cut off on purpose (see send()), not a failure of GitLab's.
+      if (signal?.aborted) throw clientLeft();
       throw networkFailure(error);
     }
     let body: unknown = null;
@@ -522,4 +553,18 @@ function backoffMs(attempt: number): number {
   return 100 * 2 ** attempt + Math.random() * 100;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Waits `ms`, or less: no longer than until the operation ends. */
+function sleep(ms: number, end: OperationEnd | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    let forget = () => {};
+    const timer = setTimeout(() => {
+      forget();
+      resolve();
+    }, ms);
+    forget =
+      end?.whenEnded(() => {
+        clearTimeout(timer);
+        resolve();
+      }) ?? forget;
+  });
+}

@@ -10,6 +10,8 @@ export class CallNotWanted extends Error {
 interface Waiter {
   resolve(): void;
   reject(error: Error): void;
+  /** Asked when its turn comes: a call nobody wants any more leaves the queue without taking a start. */
+  wanted(): boolean;
 }
 
 /**
@@ -36,12 +38,16 @@ export class CallBudget {
     return this.queue.length;
   }
 
-  /** Resolves when a call may start: at once while under budget, else in turn. */
-  take(): Promise<void> {
+  /**
+   * Resolves when a call may start: at once while under budget, else in turn. A call that is no longer `wanted` when
+   * its turn comes rejects with CallNotWanted and leaves its start to the next: its subscribers left while it waited,
+   * and the calls behind it do not wait for it.
+   */
+  take(wanted: () => boolean = () => true): Promise<void> {
     if (this.queue.length === 0 && this.startIfAllowed()) return Promise.resolve();
     this.onWait();
     return new Promise((resolve, reject) => {
-      this.queue.push({ resolve, reject });
+      this.queue.push({ resolve, reject, wanted });
       this.arm();
     });
   }
@@ -67,7 +73,14 @@ export class CallBudget {
     const delay = Math.max(0, this.starts[this.oldest] + 1000 - performance.now());
     this.timer = setTimeout(() => {
       this.timer = null;
-      while (this.queue.length > 0 && this.startIfAllowed()) this.queue.shift()!.resolve();
+      while (this.queue.length > 0) {
+        if (!this.queue[0].wanted()) {
+          this.queue.shift()!.reject(new CallNotWanted());
+          continue;
+        }
+        if (!this.startIfAllowed()) break;
+        this.queue.shift()!.resolve();
+      }
       this.arm();
     }, Math.ceil(delay));
     this.timer.unref();

@@ -111,6 +111,8 @@ class SharedResults implements AsyncIterableIterator<ExecutionResult> {
   /** Keeps this shape's variables number taken while the subscription lives. */
   private readonly variables: { id: number };
   private readonly sendPayload: PayloadSender | undefined;
+  /** Forgets the operation's end, listened to until the transport takes the stream (see the constructor). */
+  private forgetEnd: (() => void) | null = null;
   private stopped = false;
   /** The transport's pending next(), settled with the first result it must carry itself, or the end. */
   private resolve: ((step: IteratorResult<ExecutionResult>) => void) | null = null;
@@ -122,10 +124,23 @@ class SharedResults implements AsyncIterableIterator<ExecutionResult> {
     private readonly mask: Mask,
   ) {
     ({ key: this.shape, variables: this.variables } = shapeOf(args));
-    this.sendPayload = (args.contextValue as GatewayContext | undefined)?.sendPayload;
+    const context = args.contextValue as GatewayContext | undefined;
+    this.sendPayload = context?.sendPayload;
+    // graphql-ws returns every stream it was handed, even once its client has gone (see websocket.ts). Over HTTP, a
+    // client that leaves before Yoga sends the stream gets nothing, and the stream is never read nor returned: end it
+    // when the client leaves, until it is first read.
+    const end = context?.caller.end;
+    if (!this.sendPayload && end) this.forgetEnd = end.whenEnded(() => void this.return());
+  }
+
+  private stopListening(): void {
+    this.forgetEnd?.();
+    this.forgetEnd = null;
   }
 
   next(): Promise<IteratorResult<ExecutionResult>> {
+    // Read: the transport has the stream, and returns it when its client leaves.
+    if (this.forgetEnd) this.stopListening();
     return new Promise((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
@@ -179,6 +194,7 @@ class SharedResults implements AsyncIterableIterator<ExecutionResult> {
 
   async return(): Promise<IteratorResult<ExecutionResult>> {
     this.stopped = true;
+    this.stopListening();
     // A next() still pending (waiting for a backed-up client to read) ends now, not when the socket drains.
     this.settle({ done: true, value: undefined });
     await this.source.return?.();
@@ -187,6 +203,7 @@ class SharedResults implements AsyncIterableIterator<ExecutionResult> {
 
   async throw(error: unknown): Promise<IteratorResult<ExecutionResult>> {
     this.stopped = true;
+    this.stopListening();
     await this.source.return?.();
     throw error;
   }

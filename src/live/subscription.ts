@@ -3,10 +3,11 @@
 import type { GraphQLError } from 'graphql';
 import type { GatewayContext } from '../context.js';
 import { gatewayError, missingToken } from '../errors.js';
-import type { Caller, RecordJson } from '../gitlab/client.js';
+import { clientLeft, type Caller, type RecordJson } from '../gitlab/client.js';
 import { recordKey } from '../gitlab/loaders.js';
 import { Interner } from '../interning.js';
 import type { ModelInfo } from '../models.js';
+import type { OperationEnd } from '../operation-end.js';
 import { CallNotWanted } from './call-budget.js';
 import type { ChangeBatch, RecordChange } from './pubsub.js';
 import type { Snapshot, Watch, Watcher } from './watcher.js';
@@ -108,8 +109,12 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
   /**
    * Watches first, then reads the current state. Nothing that happens in between is lost: the watcher's snapshot after
    * the read holds the read's answer or newer, so every batch published meanwhile is in it, and none needs keeping.
+   * `caller` serves the watcher's polls and reads, shared with other subscribers, so it carries no end of its own;
+   * `end` (the client left, or completed the operation) stops the stream during its first read, and the calls that
+   * read still waits for are then not made, unless another subscriber watches their records.
    */
-  async start(caller: Caller): Promise<this> {
+  async start(caller: Caller, end?: OperationEnd): Promise<this> {
+    if (end?.ended) throw clientLeft();
     const watch: Watch = {
       caller,
       model: this.model,
@@ -126,9 +131,9 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
       let seen = this.watcher.tokens.isFresh(token) ? this.watcher.snapshot(this.model, this.watched.keys.keys()) : null;
       if (!seen) {
         // This read is also the subscriber's own token check.
-        let found = await this.watcher.read(caller, this.model, this.watched.keys);
+        let found = await unlessEnded(this.watcher.read(caller, this.model, this.watched.keys), end);
         // A read sent before this subscriber came may have skipped calls nobody watched then: ask again, alone.
-        if (!this.ended && this.someSkipped(found)) found = await this.watcher.read(caller, this.model, this.watched.keys, false);
+        if (!this.ended && this.someSkipped(found)) found = await unlessEnded(this.watcher.read(caller, this.model, this.watched.keys, false), end);
         // Ended meanwhile (failed, or the gateway is closing): what it was told is in the buffer.
         if (this.ended) return this;
         for (const key of this.watched.keys.keys()) {
@@ -324,6 +329,15 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
   }
 }
 
+/** The promise's outcome, unless the operation ends first: then clientLeft() at once. */
+function unlessEnded<T>(promise: Promise<T>, end: OperationEnd | undefined): Promise<T> {
+  if (!end) return promise;
+  return new Promise((resolve, reject) => {
+    const forget = end.whenEnded(() => reject(clientLeft()));
+    promise.then(resolve, reject).finally(forget);
+  });
+}
+
 /** The records one subscription watches; every subscription to the same list of the same model shares one. */
 export interface WatchSet {
   /** recordKey() -> the identifier as the subscriber spelt it, in the subscriber's order. */
@@ -352,5 +366,7 @@ export async function watchRecords(ctx: GatewayContext, model: ModelInfo, identi
   }
   const setKey = `${model.enumName}\0${[...keys.values()].join('\0')}`;
   const watched = watchSets.get(setKey) ?? watchSets.keep(setKey, { keys, places: new Map([...keys.keys()].map((key, place) => [key, place])) });
-  return new RecordStream(ctx.live, model, watched, delivery).start(ctx.caller);
+  // The watcher's polls and reads serve every subscriber: none of them is cut off when this one leaves.
+  const { token, header, requestId, stats, end } = ctx.caller;
+  return new RecordStream(ctx.live, model, watched, delivery).start({ token, header, requestId, stats }, end);
 }
