@@ -18,3 +18,4 @@ export function createLogger(level: string, destination?: pino.DestinationStream
 }
 
 export type { Logger };
+export { pino };

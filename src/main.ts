@@ -28,10 +28,12 @@ function readConfig(): Config {
 async function main(): Promise<void> {
   const config = readConfig();
   // Loaded after the config is known good: a bad variable exits at once, without loading the GraphQL stack.
-  const [{ createLogger }, { startGateway }, { startStandIn }] = await Promise.all([import('./logger.js'), import('./server.js'), import('./stand-in/index.js')]);
+  const [{ createLogger, pino }, { startGateway }, { startStandIn }] = await Promise.all([import('./logger.js'), import('./server.js'), import('./stand-in/index.js')]);
   let standIn: StandIn | null = null;
   if (!config.gitlabUrl) standIn = await startStandIn(DEMO_STAND_IN);
-  const logger = createLogger(config.logLevel);
+  // Written synchronously, as Node writes to a pipe or a file: a line is out, in order, before the next one (pino's
+  // default writes in a thread and, at exit, could put a later line before one still in flight).
+  const logger = createLogger(config.logLevel, pino.destination({ dest: 1, sync: true }));
   const gateway = await startGateway(config, {
     gitlabUrl: config.gitlabUrl ?? standIn!.url,
     demoToken: standIn?.tokens.admin,
@@ -68,10 +70,7 @@ async function main(): Promise<void> {
     await gateway.close();
     await standIn?.stop();
     logger.info('stopped');
-    // pino writes asynchronously: exiting with a line in flight could lose it, or put it after a later one. A stdout
-    // nobody reads must not hold the exit, though.
-    setTimeout(() => process.exit(0), 1_000).unref();
-    logger.flush(() => process.exit(0));
+    process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
