@@ -435,8 +435,8 @@ done
 ok "/readyz 200 after $((SECONDS - step_started))s: ${response#*$'\n'}"
 
 response=$(http GET "$base/graphiql-assets/graphiql.css")
-[[ ${response%%$'\n'*} == 200 ]] || { show_log; fail "GraphiQL's stylesheet answered ${response%%$'\n'*} (its package missing at run time?)"; }
-ok "GraphiQL's assets served from the installed package"
+[[ ${response%%$'\n'*} == 200 ]] || { show_log; fail "GraphiQL's stylesheet answered ${response%%$'\n'*} (not copied into dist/ by the build?)"; }
+ok "GraphiQL's assets served from the build (dist/graphiql-assets)"
 
 # The demo-mode start-up line is JSON, like every line: the token is its adminToken field.
 token=$(sed -nE 's/.*"adminToken":"([^"]+)".*/\1/p' "$log" | head -n 1)

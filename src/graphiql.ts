@@ -1,8 +1,10 @@
-// GraphiQL served from this process: Yoga's page with its assets taken from the installed package, not a CDN,
+// GraphiQL served from this process: Yoga's page with its assets taken from this installation, not a CDN,
 // so it works where the browser cannot reach the internet.
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { ServerResponse } from 'node:http';
 import { renderGraphiQL, type GraphiQLOptions } from 'graphql-yoga';
 
@@ -16,8 +18,26 @@ const ASSETS: Record<string, string> = {
   'monacoeditorwork/graphql.worker..bundle.js': 'application/javascript',
 };
 
-const distDir = join(dirname(createRequire(import.meta.url).resolve('@graphql-yoga/graphiql/package.json')), 'dist');
+/** Where `npm run build` puts the assets: beside the compiled modules (dist/graphiql-assets). */
+export const BUILT_ASSETS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'graphiql-assets');
+
+/** The package's own files (a development dependency: a production install has only the built copy). */
+function packageAssetsDir(): string {
+  return join(dirname(createRequire(import.meta.url).resolve('@graphql-yoga/graphiql/package.json')), 'dist');
+}
+
+/** Resolved on first use, so a gateway with GRAPHIQL off starts without the package. */
+let assetsDir: string | undefined;
 const cache = new Map<string, Buffer>();
+
+/** Copies the served files out of the package into `to` (the build's step: production installs leave the package out). */
+export async function copyGraphiQLAssets(to = BUILT_ASSETS_DIR): Promise<void> {
+  const from = packageAssetsDir();
+  for (const name of Object.keys(ASSETS)) {
+    await mkdir(dirname(join(to, name)), { recursive: true });
+    await copyFile(join(from, name), join(to, name));
+  }
+}
 
 /** The examples GraphiQL opens on, one tab each: a query, a mutation, and a subscription that shows what they do. */
 function examples(demo: boolean): string[] {
@@ -122,7 +142,8 @@ export async function serveGraphiQLAsset(path: string, res: ServerResponse): Pro
   if (!type) return false;
   let body = cache.get(name);
   if (!body) {
-    body = await readFile(join(distDir, name));
+    assetsDir ??= existsSync(BUILT_ASSETS_DIR) ? BUILT_ASSETS_DIR : packageAssetsDir();
+    body = await readFile(join(assetsDir, name));
     cache.set(name, body);
   }
   res.writeHead(200, { 'content-type': type, 'content-length': body.length, 'cache-control': 'public, max-age=86400' }).end(body);
