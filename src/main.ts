@@ -45,17 +45,6 @@ async function main(): Promise<void> {
     await standIn?.stop();
     return configError(line);
   });
-  // Whatever LOG_LEVEL says, the start-up lines are written: they carry the URL that people and scripts wait for.
-  const lifecycle = logger.isLevelEnabled('info') ? logger : logger.child({}, { level: 'info' });
-  if (standIn) {
-    // The stand-in's token is public (it is in the README): shown so that a person can use it at once.
-    lifecycle.info(
-      { standInUrl: standIn.url, dialect: standIn.options.dialect, adminToken: standIn.tokens.admin },
-      `Demo mode: no GITLAB_URL, so an embedded GitLab stand-in (${standIn.options.dialect} dialect) at ${standIn.url} serves as upstream; ` +
-        `its control API, /-/stand-in/, injects faults and runs verification (see the README). Admin token: ${standIn.tokens.admin} (already in GraphiQL's headers)`,
-    );
-  }
-  lifecycle.info({ url: gateway.url, graphiql: config.graphiql }, `Gateway ready: ${gateway.url}${config.graphiql ? ' (GraphiQL in a browser)' : ''}`);
   let stoppingSince = 0;
   const stop = async (signal: string) => {
     if (stoppingSince) {
@@ -72,8 +61,20 @@ async function main(): Promise<void> {
     logger.info('stopped');
     process.exit(0);
   };
+  // Before the ready line: whoever reads it may signal at once, and a signal with no handler yet would kill the process.
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+  // Whatever LOG_LEVEL says, the start-up lines are written: they carry the URL that people and scripts wait for.
+  const lifecycle = logger.isLevelEnabled('info') ? logger : logger.child({}, { level: 'info' });
+  if (standIn) {
+    // The stand-in's token is public (it is in the README): shown so that a person can use it at once.
+    lifecycle.info(
+      { standInUrl: standIn.url, dialect: standIn.options.dialect, adminToken: standIn.tokens.admin },
+      `Demo mode: no GITLAB_URL, so an embedded GitLab stand-in (${standIn.options.dialect} dialect) at ${standIn.url} serves as upstream; ` +
+        `its control API, /-/stand-in/, injects faults and runs verification (see the README). Admin token: ${standIn.tokens.admin} (already in GraphiQL's headers)`,
+    );
+  }
+  lifecycle.info({ url: gateway.url, graphiql: config.graphiql }, `Gateway ready: ${gateway.url}${config.graphiql ? ' (GraphiQL in a browser)' : ''}`);
 }
 
 await main();

@@ -121,14 +121,15 @@ async function main(): Promise<void> {
     process.stderr.write(`stand-in: ${line}\n`);
     return process.exit(2);
   });
+  // Before the URL is printed: whoever reads it may signal at once, and a signal with no handler yet would kill it.
+  const stop = () => void standIn.stop().then(() => process.exit(0));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
   const { tokens } = standIn;
   process.stdout.write(
     `GitLab stand-in (${standIn.options.dialect} dialect) listening on ${standIn.url} after ${Date.now() - started} ms\n` +
       `  admin token:     ${tokens.admin}\n  non-admin token: ${tokens.user}\n  read_api token:  ${tokens.readOnly}\n`,
   );
-  const stop = () => void standIn.stop().then(() => process.exit(0));
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
 }
 
 await main();
