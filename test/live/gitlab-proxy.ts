@@ -6,6 +6,7 @@ import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { startGateway, type Gateway } from '../../src/server.js';
 import { startStandIn, type RequestLogEntry, type StandIn, type StandInOverrides } from '../../src/stand-in/index.js';
+import { standInControl } from '../support/gateway.js';
 
 export interface GitLabProxy {
   /** http://127.0.0.1:<port>: give it to the gateway as GITLAB_URL. */
@@ -92,11 +93,7 @@ export async function startProxiedLive(standInOptions: StandInOverrides, env: Re
   let log = '';
   const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', GITLAB_URL: proxy.url, GITLAB_API_DIALECT: 'plural', ...env });
   const gateway = await startGateway(config, { gitlabUrl: proxy.url, logger: createLogger('info', { write: (chunk: string) => void (log += chunk) }) });
-  const control = async (method: string, route: string, body?: unknown) => {
-    const res = await fetch(`${standIn.url}/-/stand-in/${route}`, { method, body: body === undefined ? undefined : JSON.stringify(body) });
-    if (!res.ok) throw new Error(`control ${method} ${route}: ${res.status} ${await res.text()}`);
-    return res.json();
-  };
+  const control = (method: string, route: string, body?: unknown) => standInControl(standIn, method, route, body);
   let since = 0;
   return {
     standIn,

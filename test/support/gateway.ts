@@ -51,15 +51,18 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+/** Calls the stand-in's control API (faults, settings, tokens, verification). */
+export async function standInControl(standIn: Pick<StandIn, 'url'>, method: string, route: string, body?: unknown): Promise<unknown> {
+  const res = await fetch(`${standIn.url}/-/stand-in/${route}`, { method, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (!res.ok) throw new Error(`control ${method} ${route}: ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
 export async function startHarness(standInOptions: StandInOverrides = {}, env: Record<string, string> = {}): Promise<Harness> {
   const standIn = await startStandIn({ records: 250, ...standInOptions });
   const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', ...env });
   const gateway = await startGateway(config, { gitlabUrl: standIn.url });
-  const control = async (method: string, route: string, body?: unknown) => {
-    const res = await fetch(`${standIn.url}/-/stand-in/${route}`, { method, body: body === undefined ? undefined : JSON.stringify(body) });
-    if (!res.ok) throw new Error(`control ${method} ${route}: ${res.status} ${await res.text()}`);
-    return res.json();
-  };
+  const control = (method: string, route: string, body?: unknown) => standInControl(standIn, method, route, body);
   let since = 0;
   return {
     standIn,
