@@ -9,6 +9,8 @@ export class Metrics {
   readonly upstreamDuration = new Histogram({ name: 'gateway_upstream_request_duration_seconds', help: 'Duration of requests to GitLab', labelNames: ['route', 'method'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15], registers: [this.registry] });
   readonly batchSize = new Histogram({ name: 'gateway_dataloader_batch_size', help: 'Record look-ups per DataLoader batch', labelNames: ['model'], buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000], registers: [this.registry] });
   readonly subscriptions = new Gauge({ name: 'gateway_live_subscriptions', help: 'Active live subscriptions (checksumStateChanged and checksumStateChangeBatches)', registers: [this.registry] });
+  readonly summarySubscriptions = new Gauge({ name: 'gateway_summary_subscriptions', help: 'Active verificationSummaryChanged subscriptions', registers: [this.registry] });
+  readonly summaryComputations = new Counter({ name: 'gateway_summary_computations_total', help: 'Counts of a model computed (each shared by every query and subscriber that waited for it), by model and outcome', labelNames: ['model', 'outcome'], registers: [this.registry] });
   readonly sockets = new Gauge({ name: 'gateway_websocket_connections', help: 'Open graphql-ws connections', registers: [this.registry] });
   readonly slowReaderWaits = new Counter({ name: 'gateway_websocket_slow_reader_waits_total', help: 'Times a graphql-ws message waited for its client to read what was already queued (1 MB)', registers: [this.registry] });
   readonly overflowCloses = new Counter({ name: 'gateway_websocket_overflow_closes_total', help: 'graphql-ws connections cut off because more than WS_MAX_BUFFERED_BYTES was queued for them', registers: [this.registry] });

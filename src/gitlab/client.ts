@@ -116,6 +116,19 @@ export interface SplitCall {
 /** The errors that are GitLab's 400 answer to a request (not the gateway's own refusals). */
 const rejectedByGitLab = new WeakSet<Error>();
 
+/** GitLab's answers that a model's verification is off: it has no checksum states to filter by. */
+const unverifiableModel = new WeakSet<Error>();
+
+/** Whether GitLab refused a `checksum_state` filter because the model's verification is off. */
+export function isUnverifiableModel(error: unknown): boolean {
+  return error instanceof Error && unverifiableModel.has(error);
+}
+
+/** GitLab refused an offset page as too deep (405: it limits offset pagination of some types). */
+export function isOffsetRefused(error: unknown): boolean {
+  return error instanceof GraphQLError && error.extensions.reason === 'OFFSET_LIMIT';
+}
+
 /** Whether GitLab answered this request 400: with identifiers, one of them may be what it rejects. */
 export function isRejectedByGitLab(error: unknown): boolean {
   return error instanceof Error && rejectedByGitLab.has(error);
@@ -479,6 +492,7 @@ function statusFailure(status: number, body: unknown, headers: Response['headers
       if (message === 'model_name does not have a valid value') return new RejectedModelName();
       const error = gatewayError('BAD_USER_INPUT', `GitLab rejected the request: ${message || 'bad request'}`);
       rejectedByGitLab.add(error);
+      if (/ is not a verifiable model\.$/.test(message)) unverifiableModel.add(error);
       return error;
     }
     case 401:
@@ -490,6 +504,10 @@ function statusFailure(status: number, body: unknown, headers: Response['headers
         return gatewayError('NOT_FOUND', 'GitLab answered 404 Not Found: the Data management API may be disabled (feature flag geo_primary_verification_view).');
       }
       return gatewayError('NOT_FOUND', `GitLab answered: ${message || '404 Not Found'}`);
+    case 405:
+      // GitLab.com refuses offset pages beyond a maximum offset for some types; nothing deeper can be read by offset.
+      if (/maximum allowed offset/.test(message)) return gatewayError('UPSTREAM_ERROR', 'GitLab refuses offset pages this deep.', { reason: 'OFFSET_LIMIT' });
+      return gatewayError('UPSTREAM_ERROR', 'GitLab answered with status 405.');
     case 429: {
       const waitMs = retryAfterMs(headers['retry-after']);
       return new Attempt(gatewayError('UPSTREAM_RATE_LIMITED', 'GitLab is rate limiting the gateway; try again later.', waitMs === null ? {} : { retryAfterSeconds: Math.ceil(waitMs / 1000) }), true, true, waitMs);

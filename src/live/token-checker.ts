@@ -74,9 +74,9 @@ export class TokenChecker {
    * Asks GitLab with one cheap list call; returns the rejection, or null when the token is fine.
    * An outage is not a rejection: subscribers stay until GitLab says otherwise.
    */
-  async check(caller: Caller, model: ModelInfo, identifier: string): Promise<GraphQLError | null> {
+  async check(caller: Caller, model: ModelInfo = PROJECT, identifier?: string): Promise<GraphQLError | null> {
     try {
-      await this.client.list(caller, model, { perPage: 1, identifiers: [identifier], page: { flavour: 'offset', page: 1 } });
+      await this.client.list(caller, model, { perPage: 1, identifiers: identifier === undefined ? null : [identifier], page: { flavour: 'offset', page: 1 } });
       this.markVerified(caller.token ?? '');
       return null;
     } catch (error) {

@@ -1,0 +1,320 @@
+// Counts per checksum state of whole models: one computation per model at a time for the whole process, shared by every
+// query and subscriber that asks meanwhile, and one adaptive poll per model while anybody subscribes to it.
+import type { GraphQLError } from 'graphql';
+import { clientLeft, type Caller, type GitLabClient } from '../gitlab/client.js';
+import { countModel, type Count, type ModelCounts } from '../gitlab/counting.js';
+import type { Metrics } from '../metrics.js';
+import { CHECKSUM_STATES, type ChecksumStateName, type ModelInfo } from '../models.js';
+import { OperationEnd } from '../operation-end.js';
+import type { CallBudget } from './call-budget.js';
+import { isAuthError, type TokenChecker } from './token-checker.js';
+import { TokenRechecks } from './token-rechecks.js';
+import type { LiveOptions } from './watcher.js';
+
+/** What a summary says of one model, at one moment as far as GitLab's API allows (see countModel). */
+export interface ModelSummary extends ModelCounts {
+  model: ModelInfo;
+  /** Numbers summaries in the order their computations began: an older one never follows a newer one. */
+  seq: number;
+  /** When its first call was sent. */
+  observedAt: string;
+  verifiedPerMinute: number | null;
+  estimatedCompletionAt: string | null;
+}
+
+/** One verificationSummaryChanged subscription's interest in one model. */
+export interface SummaryWatch {
+  caller: Caller;
+  deliver(summary: ModelSummary): void;
+  /** Ends the subscription: GitLab stopped accepting its token. */
+  fail(error: GraphQLError): void;
+  /** The gateway is shutting down. */
+  end(): void;
+}
+
+/** How far back the pace of verification is measured. */
+const PACE_WINDOW_MS = 5 * 60_000;
+/** Observations kept per model for it: the oldest go first. */
+const PACE_SAMPLES = 64;
+/** A pace needs observations at least this far apart. */
+const PACE_MIN_SPAN_MS = 1_000;
+const SETTLED_AFTER_HURRY_MS = 10_000;
+
+/** Records waiting for verification or being verified. */
+const backlogOf = (states: Record<ChecksumStateName, Count>) => states.pending.count + states.started.count;
+
+/**
+ * PENDING + STARTED over time, for one model. The records leaving them per minute are the falls between consecutive
+ * observations: a bulk recalculation adding records meanwhile hides none of them (a rise is not subtracted).
+ */
+class Backlog {
+  private readonly samples: Array<{ at: number; backlog: number }> = [];
+
+  add(at: number, backlog: number): void {
+    this.samples.push({ at, backlog });
+    while (this.samples.length > PACE_SAMPLES || (this.samples.length > 0 && this.samples[0].at < at - PACE_WINDOW_MS)) this.samples.shift();
+  }
+
+  perMinute(): number | null {
+    const first = this.samples[0];
+    const last = this.samples.at(-1);
+    if (!first || !last || last.at - first.at < PACE_MIN_SPAN_MS) return null;
+    let fallen = 0;
+    for (let i = 1; i < this.samples.length; i++) fallen += Math.max(0, this.samples[i - 1].backlog - this.samples[i].backlog);
+    return (fallen * 60_000) / (last.at - first.at);
+  }
+}
+
+/** One computation of a model's counts, with whoever waits for it; cut off once all of them have left. */
+class Computation {
+  readonly end = new OperationEnd();
+  private waiting = 0;
+  promise!: Promise<ModelSummary>;
+
+  constructor(readonly token: string) {}
+
+  /** Its summary, unless `end` (the waiter's operation) ends first. A waiter without an end holds it to the finish. */
+  join(end?: OperationEnd): Promise<ModelSummary> {
+    this.waiting++;
+    if (!end) return this.promise;
+    return new Promise((resolve, reject) => {
+      const forget = end.whenEnded(() => {
+        reject(clientLeft());
+        if (--this.waiting === 0) this.end.end();
+      });
+      this.promise.then(resolve, reject).finally(forget);
+    });
+  }
+}
+
+class SummaryPoll {
+  readonly watches = new Set<SummaryWatch>();
+  latest: ModelSummary | null = null;
+  timer: NodeJS.Timeout | null = null;
+  dueAt = Infinity;
+  polling = false;
+  failures = 0;
+  fastUntil = 0;
+  /** Ended when its last watch leaves: a computation only it waited for is cut off then. */
+  readonly end = new OperationEnd();
+
+  constructor(readonly model: ModelInfo) {}
+}
+
+export class SummaryWatcher {
+  private readonly computations = new Map<ModelInfo, Computation>();
+  private readonly polls = new Map<ModelInfo, SummaryPoll>();
+  /** Per model of this GitLab (a bounded set): the pace of verification, and the state that was largest. */
+  private readonly backlogs = new Map<ModelInfo, Backlog>();
+  private readonly largest = new Map<ModelInfo, ChecksumStateName>();
+  private seq = 0;
+  private readonly rechecks: TokenRechecks;
+
+  constructor(
+    private readonly client: GitLabClient,
+    private readonly options: LiveOptions,
+    private readonly budget: CallBudget,
+    private readonly tokens: TokenChecker,
+    private readonly metrics?: Metrics,
+  ) {
+    const callers = () => [...this.polls.values()].flatMap((poll) => [...poll.watches].map((watch) => watch.caller));
+    this.rechecks = new TokenRechecks(tokens, budget, options.authRecheckMs, callers, (token, error) => this.revokeToken(token, error));
+  }
+
+  get activeSubscriptions(): number {
+    let n = 0;
+    for (const poll of this.polls.values()) n += poll.watches.size;
+    return n;
+  }
+
+  /**
+   * The counts of a model now: the computation under way if there is one (the caller's token is then checked on its
+   * own, from the cache of GitLab's verdicts when it is fresh), else a new one with the caller's token.
+   */
+  async summarize(caller: Caller, model: ModelInfo): Promise<ModelSummary> {
+    const running = this.computations.get(model);
+    if (running && running.token !== caller.token) {
+      const [summary] = await Promise.all([running.join(caller.end), this.verify(caller)]);
+      return summary;
+    }
+    return (running ?? this.compute(caller, model, false)).join(caller.end);
+  }
+
+  /** The last summary a poll made, if the caller may see it without asking GitLab again. */
+  latest(caller: Caller, model: ModelInfo): ModelSummary | null {
+    const latest = this.polls.get(model)?.latest ?? null;
+    return latest && caller.token && this.tokens.isFresh(caller.token) ? latest : null;
+  }
+
+  /** Starts polling a model for this watch (the first summary is the subscriber's to read); returns the stop. */
+  watch(model: ModelInfo, watch: SummaryWatch): () => void {
+    let poll = this.polls.get(model);
+    if (!poll) this.polls.set(model, (poll = new SummaryPoll(model)));
+    poll.watches.add(watch);
+    this.metrics?.summarySubscriptions.set(this.activeSubscriptions);
+    this.schedule(poll, this.paceOf(poll));
+    this.rechecks.start();
+    const watched = poll;
+    let stopped = false;
+    return () => {
+      if (stopped) return;
+      stopped = true;
+      this.unwatch(watched, watch);
+    };
+  }
+
+  /** A recalculation went through the gateway: poll this model's counts closely for a while. */
+  hurry(model: ModelInfo): void {
+    const poll = this.polls.get(model);
+    if (!poll) return;
+    poll.fastUntil = Date.now() + Math.max(SETTLED_AFTER_HURRY_MS, 3 * this.options.fastPollMs);
+    this.schedule(poll, this.options.fastPollMs);
+  }
+
+  close(): void {
+    for (const poll of [...this.polls.values()]) {
+      for (const watch of [...poll.watches]) watch.end();
+      if (poll.timer) clearTimeout(poll.timer);
+      poll.end.end();
+    }
+    this.polls.clear();
+    for (const computation of this.computations.values()) computation.end.end();
+    this.rechecks.stop();
+  }
+
+  /** GitLab's verdict on a token that joins a computation made with another: throws its rejection. */
+  private async verify(caller: Caller): Promise<void> {
+    if (!caller.token || this.tokens.isFresh(caller.token)) return;
+    const rejection = await this.tokens.check({ token: caller.token, header: caller.header, requestId: caller.requestId, end: caller.end });
+    if (rejection) throw rejection;
+  }
+
+  /** A new computation of a model's counts; a poll's calls wait for the live layer's budget. */
+  private compute(caller: Caller, model: ModelInfo, budgeted: boolean): Computation {
+    const computation = new Computation(caller.token ?? '');
+    // Shared by whoever joins: its calls end when all of them have left, not when the first one does.
+    const calls: Caller = { token: caller.token, header: caller.header, requestId: caller.requestId, end: computation.end };
+    const seq = ++this.seq;
+    const startedAt = Date.now();
+    const list = async (query: Parameters<GitLabClient['list']>[2]) => {
+      if (budgeted) await this.budget.take(() => !computation.end.ended);
+      return this.client.list(calls, model, query);
+    };
+    const dialect = this.client.dialect;
+    computation.promise = countModel(list, { dialect: () => dialect.dialect, dialectKnown: () => dialect.known, largestBefore: this.largest.get(model) })
+      .then((counts) => {
+        this.metrics?.summaryComputations.inc({ model: model.enumName, outcome: 'success' });
+        if (caller.token) this.tokens.markVerified(caller.token);
+        const summary = this.summaryOf(model, counts, seq, startedAt);
+        // A query's counts are news for the subscribers too.
+        const poll = this.polls.get(model);
+        if (poll) this.publish(poll, summary);
+        return summary;
+      })
+      .catch((error: unknown) => {
+        this.metrics?.summaryComputations.inc({ model: model.enumName, outcome: 'error' });
+        throw error;
+      })
+      .finally(() => {
+        if (this.computations.get(model) === computation) this.computations.delete(model);
+      });
+    // Nobody may be waiting by the time it fails (all left): the failure is theirs, already told.
+    computation.promise.catch(() => {});
+    this.computations.set(model, computation);
+    return computation;
+  }
+
+  private summaryOf(model: ModelInfo, counts: ModelCounts, seq: number, startedAt: number): ModelSummary {
+    let backlog = this.backlogs.get(model);
+    if (!backlog) this.backlogs.set(model, (backlog = new Backlog()));
+    const waiting = backlogOf(counts.states);
+    backlog.add(startedAt, waiting);
+    const largest = CHECKSUM_STATES.reduce((a, b) => (counts.states[b].count > counts.states[a].count ? b : a));
+    this.largest.set(model, largest);
+    const verifiedPerMinute = backlog.perMinute();
+    const estimatedCompletionAt =
+      waiting > 0 && verifiedPerMinute !== null && verifiedPerMinute > 0 ? new Date(startedAt + (waiting / verifiedPerMinute) * 60_000).toISOString() : null;
+    return { ...counts, model, seq, observedAt: new Date(startedAt).toISOString(), verifiedPerMinute, estimatedCompletionAt };
+  }
+
+  private unwatch(poll: SummaryPoll, watch: SummaryWatch): void {
+    poll.watches.delete(watch);
+    this.metrics?.summarySubscriptions.set(this.activeSubscriptions);
+    if (poll.watches.size === 0 && this.polls.get(poll.model) === poll) {
+      // Nobody watches: no polling at all.
+      if (poll.timer) clearTimeout(poll.timer);
+      this.polls.delete(poll.model);
+      poll.end.end();
+    }
+    if (this.polls.size === 0) this.rechecks.stop();
+  }
+
+  /** Fast while records wait for verification or are being verified, or just after a recalculation; else slow. */
+  private paceOf(poll: SummaryPoll): number {
+    if (Date.now() < poll.fastUntil) return this.options.fastPollMs;
+    if (poll.latest && backlogOf(poll.latest.states) > 0) return this.options.fastPollMs;
+    return this.options.slowPollMs;
+  }
+
+  private schedule(poll: SummaryPoll, delayMs: number): void {
+    if (this.polls.get(poll.model) !== poll || poll.polling) return;
+    const dueAt = Date.now() + delayMs;
+    if (poll.timer && poll.dueAt <= dueAt) return;
+    if (poll.timer) clearTimeout(poll.timer);
+    poll.dueAt = dueAt;
+    poll.timer = setTimeout(() => void this.cycle(poll), delayMs);
+    poll.timer.unref();
+  }
+
+  private async cycle(poll: SummaryPoll): Promise<void> {
+    poll.timer = null;
+    poll.dueAt = Infinity;
+    const caller = [...poll.watches].find((watch) => watch.caller.token)?.caller;
+    if (this.polls.get(poll.model) !== poll || !caller) return;
+    poll.polling = true;
+    const running = this.computations.get(poll.model);
+    let delay: number;
+    try {
+      const summary = await (running ?? this.compute(caller, poll.model, true)).join(poll.end);
+      poll.failures = 0;
+      this.publish(poll, summary);
+      delay = this.paceOf(poll);
+    } catch (error) {
+      if (this.polls.get(poll.model) !== poll) return;
+      if (isAuthError(error)) {
+        // The token it was computed with no longer works: its subscriptions end, another one's token serves next.
+        this.revokeToken(running?.token ?? caller.token ?? '', error);
+        delay = 0;
+      } else {
+        poll.failures++;
+        const retryAfter = Number((error as GraphQLError).extensions?.retryAfterSeconds ?? 0) * 1000;
+        delay = Math.min(this.options.maxBackoffMs, Math.max(retryAfter, this.options.fastPollMs * 2 ** poll.failures));
+      }
+    } finally {
+      poll.polling = false;
+    }
+    this.schedule(poll, delay);
+  }
+
+  /** Hands a summary to every watch of its model when a count differs from the last one they got. */
+  private publish(poll: SummaryPoll, summary: ModelSummary): void {
+    const before = poll.latest;
+    if (before && before.seq > summary.seq) return;
+    poll.latest = summary;
+    if (before && sameCounts(before, summary)) return;
+    for (const watch of poll.watches) watch.deliver(summary);
+  }
+
+  private revokeToken(token: string, error: GraphQLError): void {
+    this.tokens.forget(token);
+    for (const poll of [...this.polls.values()]) {
+      for (const watch of [...poll.watches]) if (watch.caller.token === token) watch.fail(error);
+    }
+  }
+}
+
+/** Whether two summaries of a model have the same counts. */
+export function sameCounts(a: ModelCounts, b: ModelCounts): boolean {
+  if (a.verifiable !== b.verifiable || a.total.count !== b.total.count || a.total.exact !== b.total.exact) return false;
+  return CHECKSUM_STATES.every((s) => a.states[s].count === b.states[s].count && a.states[s].exact === b.states[s].exact);
+}
