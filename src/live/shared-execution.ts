@@ -34,6 +34,9 @@ function shapeOf(args: ExecutionArgs): { key: string; variables: { id: number } 
   return { key: `${documentId}:${variables.id}:${args.operationName ?? ''}`, variables };
 }
 
+/** Marks the events of a truncated state watch (see sharedSourceOf). */
+const TRUNCATED = {};
+
 /** One object per (change, list of unknown identifiers) pair, for as long as both live. */
 const pairs = new WeakMap<object, WeakMap<object, object>>();
 
@@ -52,10 +55,13 @@ function pairOf(a: object, b: object): object {
 function sharedSourceOf(event: unknown): object | null {
   if (typeof event !== 'object' || event === null) return null;
   if ('change' in event) {
-    const { change, unknownIdentifiers } = event as { change: object; unknownIdentifiers: readonly unknown[] };
-    return unknownIdentifiers.length === 0 ? change : pairOf(change, unknownIdentifiers);
+    const { change, unknownIdentifiers, truncated } = event as { change: object; unknownIdentifiers: readonly unknown[]; truncated: boolean };
+    const source = unknownIdentifiers.length === 0 ? change : pairOf(change, unknownIdentifiers);
+    // The same first event of a record may go out before and after its state watch became truncated.
+    return truncated ? pairOf(source, TRUNCATED) : source;
   }
   if ('batch' in event) return event.batch as object;
+  if ('summary' in event) return event.summary as object;
   return null;
 }
 
@@ -218,8 +224,8 @@ type Mask = (result: ExecutionResult) => ExecutionResult;
 async function sharedSubscribe(args: ExecutionArgs, mask: Mask): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
   const source = await createSourceEventStream(args);
   if (!(Symbol.asyncIterator in source)) return mask(source);
-  // Every subscription field returns a RecordStream; anything else is a programming error, reported as such.
-  if (!isSourceStream(source)) return mask({ errors: [new GraphQLError('This subscription field does not return a RecordStream.', { extensions: { code: 'INTERNAL_SERVER_ERROR' } })] });
+  // Every subscription field returns a RecordStream or a SummaryStream; anything else is a programming error, reported as such.
+  if (!isSourceStream(source)) return mask({ errors: [new GraphQLError('This subscription field does not return a live stream.', { extensions: { code: 'INTERNAL_SERVER_ERROR' } })] });
   return new SharedResults(source, args, mask);
 }
 

@@ -6,7 +6,7 @@ import { gatewayError, missingToken } from '../errors.js';
 import { clientLeft, type Caller, type RecordJson } from '../gitlab/client.js';
 import { recordKey } from '../gitlab/loaders.js';
 import { Interner } from '../interning.js';
-import type { ModelInfo } from '../models.js';
+import type { ChecksumStateName, ModelInfo } from '../models.js';
 import type { OperationEnd } from '../operation-end.js';
 import { CallNotWanted } from './call-budget.js';
 import type { ChangeBatch, RecordChange } from './pubsub.js';
@@ -28,10 +28,12 @@ export interface RecordBatch {
    * then those whose record disappeared in this observation.
    */
   readonly unknownIdentifiers: readonly string[];
+  /** Watching by state: more records were in the state than the subscription holds (see WatchSet.truncated). */
+  readonly truncated: boolean;
 }
 
 /** `unknownIdentifiers`: the ones GitLab answered as absent since the subscriber's previous event (see RecordBatch). */
-export type ChangeEvent = { change: RecordChange; model: ModelInfo; unknownIdentifiers: readonly string[] };
+export type ChangeEvent = { change: RecordChange; model: ModelInfo; unknownIdentifiers: readonly string[]; truncated: boolean };
 export type BatchEvent = { batch: RecordBatch; model: ModelInfo };
 export type LiveEvent = ChangeEvent | BatchEvent | { failed: GraphQLError };
 
@@ -68,7 +70,7 @@ function batchFor(batch: ChangeBatch, watched: WatchSet): RecordBatch | null {
   if (mine === undefined) {
     const changes = batch.changes.filter((change) => watched.places.has(change.key));
     const unknownIdentifiers = batch.disappeared.length === 0 ? NO_IDENTIFIERS : identifiersOf(watched, batch.disappeared.filter((key) => watched.keys.has(key)));
-    bySet.set(watched, (mine = changes.length > 0 || unknownIdentifiers.length > 0 ? { changes, unknownIdentifiers } : null));
+    bySet.set(watched, (mine = changes.length > 0 || unknownIdentifiers.length > 0 ? { changes, unknownIdentifiers, truncated: watched.truncated === true } : null));
   }
   return mine;
 }
@@ -97,6 +99,8 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
   /** One event per change only: unknown identifiers no event has carried yet (a record disappeared, none changed). */
   private owedUnknown: readonly string[] = NO_IDENTIFIERS;
   private stopWatching: (() => void) | null = null;
+  /** While the first events of a state watch are awaited: told when the stream stops meanwhile. */
+  private onStop: (() => void) | null = null;
   private servedSinceYield = 0;
 
   constructor(
@@ -115,17 +119,7 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
    */
   async start(caller: Caller, end?: OperationEnd): Promise<this> {
     if (end?.ended) throw clientLeft();
-    const watch: Watch = {
-      caller,
-      model: this.model,
-      keys: this.watched.keys,
-      deliver: (batch) => {
-        if (this.started) this.offerBatch(batch);
-      },
-      fail: (error) => this.fail(error),
-      end: () => void this.return(),
-    };
-    this.stopWatching = this.watcher.watch(watch);
+    this.stopWatching = this.watcher.watch(this.watchOf(caller));
     try {
       const token = caller.token!;
       let seen = this.watcher.tokens.isFresh(token) ? this.watcher.snapshot(this.model, this.watched.keys.keys()) : null;
@@ -143,13 +137,27 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
         this.watcher.tokens.markVerified(token);
         seen = this.watcher.snapshot(this.model, this.watched.keys.keys()) ?? this.answerOf(found);
       }
-      this.offerFirst(seen);
+      this.offerFirst(seen.records.map((record) => this.watcher.firstEventOf(this.model, record)), seen.unknownKeys);
       this.started = true;
       return this;
     } catch (error) {
       await this.return();
       throw error;
     }
+  }
+
+  /** This stream as the watcher sees it: batches are taken once its first events are handed out. */
+  private watchOf(caller: Caller): Watch {
+    return {
+      caller,
+      model: this.model,
+      keys: this.watched.keys,
+      deliver: (batch) => {
+        if (this.started) this.offerBatch(batch);
+      },
+      fail: (error) => this.fail(error),
+      end: () => void this.return(),
+    };
   }
 
   private someSkipped(found: Map<string, RecordJson | Error>): boolean {
@@ -169,9 +177,33 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
     return { records, unknownKeys };
   }
 
+  /**
+   * Opens a stream that watches by checksum state (see StateWatcher): the records in the state first, then those that
+   * enter it, change in it or leave it. Nothing is lost in between, as in start(): the watch comes first.
+   */
+  async startByState(state: ChecksumStateName, caller: Caller, end?: OperationEnd): Promise<this> {
+    if (end?.ended) throw clientLeft();
+    const states = this.watcher.states;
+    this.stopWatching = states.watch(state, this.watchOf(caller));
+    try {
+      const stopped = new Promise<null>((resolve) => (this.onStop = () => resolve(null)));
+      const first = await unlessEnded(Promise.race([states.current(caller, this.model, state), stopped]), end);
+      // Ended meanwhile (its token refused, or the gateway is closing): what it was told is in the buffer.
+      if (this.ended || !first) return this;
+      this.offerFirst(first, []);
+      this.started = true;
+      return this;
+    } catch (error) {
+      await this.return();
+      throw error;
+    } finally {
+      this.onStop = null;
+    }
+  }
+
   /** The current states: in a batch stream one batch, shared by every subscriber of the set who gets the same states. */
-  private offerFirst({ records, unknownKeys }: Snapshot): void {
-    const changes = records.map((record) => this.watcher.firstEventOf(this.model, record));
+  private offerFirst(changes: RecordChange[], unknownKeys: readonly string[]): void {
+    const truncated = this.watched.truncated === true;
     const unknownIdentifiers = identifiersOf(this.watched, unknownKeys);
     if (this.delivery === 'each') {
       this.owedUnknown = unknownIdentifiers;
@@ -179,8 +211,8 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
       return;
     }
     const last = this.watched.firstBatch;
-    const same = last !== undefined && last.unknownIdentifiers === unknownIdentifiers && last.changes.length === changes.length && changes.every((change, i) => last.changes[i] === change);
-    const batch = same ? last : (this.watched.firstBatch = { changes, unknownIdentifiers });
+    const same = last !== undefined && last.truncated === truncated && last.unknownIdentifiers === unknownIdentifiers && last.changes.length === changes.length && changes.every((change, i) => last.changes[i] === change);
+    const batch = same ? last : (this.watched.firstBatch = { changes, unknownIdentifiers, truncated });
     if (changes.length > 0 || unknownIdentifiers.length > 0) this.push({ batch, model: this.model });
   }
 
@@ -201,7 +233,7 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
       const identifier = this.watched.keys.get(change.key);
       if (unknownIdentifiers.includes(identifier!)) unknownIdentifiers = unknownIdentifiers.filter((id) => id !== identifier);
     }
-    this.push({ change, model: this.model, unknownIdentifiers });
+    this.push({ change, model: this.model, unknownIdentifiers, truncated: this.watched.truncated === true });
   }
 
   private owe(identifiers: readonly string[]): void {
@@ -266,11 +298,12 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
     const changes = [...latest.values()];
     const unknownIdentifiers = unknown.size === 0 ? NO_IDENTIFIERS : [...unknown.values()];
     if (this.delivery === 'each') {
-      this.buffer = changes.map((change, i) => ({ change, model: this.model, unknownIdentifiers: i === 0 ? unknownIdentifiers : NO_IDENTIFIERS }));
+      const truncated = this.watched.truncated === true;
+      this.buffer = changes.map((change, i) => ({ change, model: this.model, unknownIdentifiers: i === 0 ? unknownIdentifiers : NO_IDENTIFIERS, truncated }));
       // Nothing to carry them: the next event will.
       if (changes.length === 0) this.owedUnknown = unknownIdentifiers.length === 0 ? this.owedUnknown : [...new Set([...unknownIdentifiers, ...this.owedUnknown])];
     } else {
-      this.buffer = changes.length > 0 || unknownIdentifiers.length > 0 ? [{ batch: { changes, unknownIdentifiers }, model: this.model }] : [];
+      this.buffer = changes.length > 0 || unknownIdentifiers.length > 0 ? [{ batch: { changes, unknownIdentifiers, truncated: this.watched.truncated === true }, model: this.model }] : [];
     }
     if (failed) this.buffer.push(failed);
     this.watcher.noteCoalesced(before - this.buffer.length);
@@ -278,6 +311,7 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
 
   private stop(): void {
     this.ended = true;
+    this.onStop?.();
     this.stopWatching?.();
     this.stopWatching = null;
     this.wakeConsumer();
@@ -348,6 +382,8 @@ export interface WatchSet {
   firstBatch?: RecordBatch;
   /** The last list of unknown identifiers handed out, reused while it is the same (see identifiersOf). */
   lastUnknown?: readonly string[];
+  /** Watching by state: more records are in the state than the subscription holds (LIVE_MAX_IDENTIFIERS). */
+  truncated?: boolean;
 }
 
 const watchSets = new Interner<WatchSet>();
@@ -369,4 +405,12 @@ export async function watchRecords(ctx: GatewayContext, model: ModelInfo, identi
   // The watcher's polls and reads serve every subscriber: none of them is cut off when this one leaves.
   const { token, header, requestId, stats, end } = ctx.caller;
   return new RecordStream(ctx.live, model, watched, delivery).start({ token, header, requestId, stats }, end);
+}
+
+/** Opens a stream of the records of a model in one checksum state (see StateWatcher). */
+export async function watchByState(ctx: GatewayContext, model: ModelInfo, state: ChecksumStateName, delivery: Delivery): Promise<RecordStream> {
+  if (!ctx.caller.token) throw missingToken(ctx.caller);
+  // The polls serve every subscriber of this model and state: none of them is cut off when this one leaves.
+  const { token, header, requestId, stats, end } = ctx.caller;
+  return new RecordStream(ctx.live, model, ctx.live.states.watchSetOf(model, state), delivery).startByState(state, { token, header, requestId, stats }, end);
 }

@@ -8,6 +8,8 @@ import { CallBudget, CallNotWanted } from './call-budget.js';
 import type { ChangeBatch, ChangeBus, RecordChange } from './pubsub.js';
 import { isAuthError, TokenChecker } from './token-checker.js';
 import type { Metrics } from '../metrics.js';
+import { StateWatcher } from './state-watch.js';
+import { SummaryWatcher } from './summary-watch.js';
 
 export interface LiveOptions {
   /** Pace while any watched record is pending or started, or just after a recalculation. */
@@ -20,6 +22,8 @@ export interface LiveOptions {
   maxBackoffMs: number;
   /** Calls to GitLab the live layer starts per second at most: polls, first reads and token re-checks together. */
   maxUpstreamCallsPerSecond: number;
+  /** Records one subscription watches at most (LIVE_MAX_IDENTIFIERS): watching by state, the first ones in it. */
+  maxIdentifiers?: number;
   /** Distinct records watched by all subscriptions together, at most (LIVE_MAX_WATCHED_IDENTIFIERS); unbounded if absent. */
   maxWatchedIdentifiers?: number;
 }
@@ -133,6 +137,10 @@ export class Watcher {
   private readonly readsInFlight = new Map<string, Set<PendingRead>>();
   private readonly budget: CallBudget;
   readonly tokens: TokenChecker;
+  /** Counts per state of whole models (verificationSummary), in the same budget of calls. */
+  readonly summaries: SummaryWatcher;
+  /** Subscriptions by checksum state (the records in a state, as they enter and leave it), in the same budget. */
+  readonly states: StateWatcher;
   /** Counters for metrics and benchmarks. */
   readonly stats = { cycles: 0, failedCycles: 0, published: 0 };
 
@@ -146,10 +154,13 @@ export class Watcher {
   ) {
     this.tokens = tokens ?? new TokenChecker(client, { ttlMs: options.authRecheckMs, freshMs: options.authRecheckMs, maxEntries: 10_000 });
     this.budget = new CallBudget(options.maxUpstreamCallsPerSecond, () => metrics?.liveUpstreamWaits.inc());
+    this.summaries = new SummaryWatcher(client, options, this.budget, this.tokens, metrics);
+    this.states = new StateWatcher(client, options, this.budget, this.tokens, () => metrics?.subscriptions.set(this.activeSubscriptions));
   }
 
+  /** checksumStateChanged and checksumStateChangeBatches subscriptions, by identifiers or by state. */
   get activeSubscriptions(): number {
-    let n = 0;
+    let n = this.states?.activeSubscriptions ?? 0;
     for (const poll of this.polls.values()) n += poll.watches.size;
     return n;
   }
@@ -314,6 +325,8 @@ export class Watcher {
 
   /** A recalculation went through the gateway: watch this model closely for a while. */
   hurry(model: ModelInfo): void {
+    this.summaries.hurry(model);
+    this.states.hurry(model);
     const poll = this.polls.get(model);
     if (!poll) return;
     poll.fastUntil = Date.now() + Math.max(SETTLED_AFTER_HURRY_MS, 3 * this.options.fastPollMs);
@@ -322,6 +335,8 @@ export class Watcher {
 
   /** Stops every poll and completes every subscription. */
   close(): void {
+    this.summaries.close();
+    this.states.close();
     for (const poll of [...this.polls.values()]) {
       for (const watch of [...poll.watches]) watch.end();
       if (poll.timer) clearTimeout(poll.timer);

@@ -5,5 +5,6 @@ import './model-record.js';
 import './recalculate.js';
 import './catalogue.js';
 import './live.js';
+import './summary.js';
 
 export const schema = builder.toSchema({ sortSchema: false });

@@ -88,7 +88,7 @@ describe('the schema clients and codegen see', () => {
     const nonNull = (fields: Record<string, { type: unknown }>) => Object.entries(fields).filter(([, f]) => isNonNullType(f.type)).map(([name]) => name);
     expect(nonNull(schema.getQueryType()!.getFields())).toEqual([]);
     expect(nonNull(schema.getMutationType()!.getFields())).toEqual([]);
-    expect(nonNull(schema.getSubscriptionType()!.getFields()).sort()).toEqual(['checksumStateChangeBatches', 'checksumStateChanged']);
+    expect(nonNull(schema.getSubscriptionType()!.getFields()).sort()).toEqual(['checksumStateChangeBatches', 'checksumStateChanged', 'verificationSummaryChanged']);
   });
 
   it('has a Relay Node interface that ModelRecord implements, and node(id: ID!): Node', () => {
