@@ -18,6 +18,7 @@ const FLAGS = {
   composite: { type: 'string', help: 'comma-separated models identified by base64 composite keys', default: '' },
   'feature-flag': { type: 'string', help: 'geo_primary_verification_view: on or off (singular dialect only)', default: 'on' },
   secondary: { type: 'boolean', help: 'act as a secondary site: both PUTs answer 400', default: false },
+  'max-offset': { type: 'string', help: 'answer 405 past this offset (page x per_page), as GitLab.com does at 50000', default: '' },
   'admin-token': { type: 'string', help: 'token of an administrator', default: 'glpat-standin-admin' },
   'user-token': { type: 'string', help: 'token of a non-admin user (403)', default: 'glpat-standin-user' },
   'read-only-token': { type: 'string', help: 'read_api-scoped admin token (GET only)', default: 'glpat-standin-read-api' },
@@ -86,6 +87,7 @@ function parse(argv: string[]): StandInOverrides | 'help' {
     compositeKeyModels: modelList('composite', values.composite),
     featureFlag: values['feature-flag'] === 'on',
     primary: !values.secondary,
+    maxOffset: values['max-offset'] === '' ? null : number('max-offset', values['max-offset'], { min: 1 }),
     maxRequestLineBytes: number('max-request-line-bytes', values['max-request-line-bytes'], { min: 256, max: 1_048_576 }),
     tokens: { admin: values['admin-token'], user: values['user-token'], readOnly: values['read-only-token'] },
     faults: {

@@ -7,7 +7,7 @@ import { ModelStore } from './store.js';
 import { VerificationWorker } from './worker.js';
 
 export type { Faults, StandInOptions, StandInOverrides, Tokens } from './options.js';
-export type { RequestLogEntry } from './server.js';
+export type { ModelCounts, RequestLogEntry } from './server.js';
 
 export interface StandIn {
   /** Base URL, e.g. http://127.0.0.1:3001 (the API lives under /api/v4). */
@@ -50,6 +50,7 @@ export async function startStandIn(overrides: StandInOverrides = {}): Promise<St
     dialect: options.dialect,
     featureFlag: options.featureFlag,
     primary: options.primary,
+    maxOffset: options.maxOffset,
     faults: { ...options.faults },
     tokens,
     stores,

@@ -53,6 +53,11 @@ export interface StandInOptions {
   featureFlag: boolean;
   /** A secondary site refuses both PUTs. */
   primary: boolean;
+  /**
+   * Deepest offset page end (page x per_page) answered; beyond it a 405 asks for keyset pagination. GitLab.com limits
+   * offset pagination of some types this way (at 50,000); self-managed GitLab by default does not. null: no limit.
+   */
+  maxOffset: number | null;
   tokens: Tokens;
   faults: Faults;
   /** Entries kept in the log of received requests. */
@@ -93,6 +98,7 @@ export const DEFAULT_OPTIONS: StandInOptions = {
   compositeKeyModels: [],
   featureFlag: true,
   primary: true,
+  maxOffset: null,
   tokens: DEFAULT_TOKENS,
   faults: NO_FAULTS,
   requestLogSize: 10_000,

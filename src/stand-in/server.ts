@@ -34,6 +34,8 @@ export interface StandInState {
   dialect: Dialect;
   featureFlag: boolean;
   primary: boolean;
+  /** Deepest offset page end (page x per_page) answered before 405; null: no limit. */
+  maxOffset: number | null;
   faults: Faults;
   tokens: Map<string, Role>;
   stores: Map<ModelInfo, ModelStore>;
@@ -203,36 +205,69 @@ function enumParam<T extends string>(params: URLSearchParams, name: string, allo
   return value as T;
 }
 
-/** The records a filter selects, ascending by primary key: explicit indices, or a test over the whole table. */
+/** The records a filter selects, ascending by primary key: named ones (or the whole table) in a state (or any). */
 interface Selection {
   indices: number[] | null;
-  accepts: (i: number) => boolean;
+  state: number | null;
 }
 
 function select(state: StandInState, store: ModelStore, params: URLSearchParams, allowedStates: readonly string[]): Selection {
   const wantedState = stateParam(store, params, allowedStates);
   rejectIfTold(state, identifiersParam(params));
   const ids = parseOrReject(() => parseIdentifierList(identifiersParam(params)));
-  const accepts = wantedState === null ? () => true : (i: number) => store.state[i] === wantedState;
-  if (ids.length === 0) return { indices: null, accepts };
+  if (ids.length === 0) return { indices: null, state: wantedState };
   const indices = [...new Set(ids.map((id) => indexOf(store, id)).filter((i) => i >= 0))].sort((a, b) => a - b);
-  return { indices, accepts };
+  return { indices, state: wantedState };
+}
+
+/** The named records that are in the wanted state (a list no longer than a request line allows). */
+function namedMatches(store: ModelStore, { indices, state }: Selection & { indices: number[] }): number[] {
+  return state === null ? indices : indices.filter((i) => store.state[i] === state);
 }
 
 /** Walks a selection in order (or in reverse), from position `from`, calling `visit` until it returns false. */
 function walk(store: ModelStore, selection: Selection, descending: boolean, from: number, visit: (i: number) => boolean): void {
-  const list = selection.indices;
-  const length = list ? list.length : store.size;
-  for (let p = from; p < length; p++) {
-    const position = descending ? length - 1 - p : p;
-    const i = list ? list[position] : position;
-    if (selection.accepts(i) && !visit(i)) return;
+  if (selection.indices) {
+    const list = namedMatches(store, { ...selection, indices: selection.indices });
+    for (let p = from; p < list.length; p++) if (!visit(list[descending ? list.length - 1 - p : p])) return;
+    return;
   }
+  // The whole table, position `from` counted from either end: the store skips blocks with no record in the state.
+  const wanted = selection.state;
+  if (descending) {
+    for (let i = store.previousIndex(wanted, store.size - 1 - from); i >= 0; i = store.previousIndex(wanted, i - 1)) if (!visit(i)) return;
+  } else {
+    for (let i = store.nextIndex(wanted, from); i >= 0; i = store.nextIndex(wanted, i + 1)) if (!visit(i)) return;
+  }
+}
+
+/** One offset page of a selection, and how many records the selection holds: found from the store's counts, not by scanning. */
+function offsetPage(store: ModelStore, selection: Selection, skip: number, perPage: number): { rows: number[]; count: number } {
+  if (selection.indices) {
+    const list = namedMatches(store, { ...selection, indices: selection.indices });
+    return { rows: list.slice(skip, skip + perPage), count: list.length };
+  }
+  const rows: number[] = [];
+  for (let i = store.nthIndex(selection.state, skip); i >= 0 && rows.length < perPage; i = store.nextIndex(selection.state, i + 1)) rows.push(i);
+  return { rows, count: store.count(selection.state) };
+}
+
+/**
+ * GitLab.com caps how deep offset pagination of some types may go (its plan limit `offset_pagination_limit`, 50,000) and
+ * answers 405 beyond; self-managed GitLab has no such limit by default. GitLab compares page x per_page as requested.
+ */
+function rejectBeyondMaxOffset(state: StandInState, store: ModelStore, page: number, requestedPerPage: number): void {
+  const limit = state.maxOffset;
+  if (limit === null || page * requestedPerPage <= limit) return;
+  throw new HttpError(405, {
+    error: `Offset pagination has a maximum allowed offset of ${limit} for requests that return objects of type ${store.info.modelClass}. Remaining records can be retrieved using keyset pagination.`,
+  });
 }
 
 function listRecords(state: StandInState, store: ModelStore, req: IncomingMessage, path: string, params: URLSearchParams, res: ServerResponse): void {
   const plural = state.dialect === 'plural';
-  const perPage = Math.min(integerParam(params, 'per_page', 20), 100);
+  const requestedPerPage = integerParam(params, 'per_page', 20);
+  const perPage = Math.min(requestedPerPage, 100);
   const selection = select(state, store, params, CHECKSUM_STATES);
   const base = `http://${req.headers.host ?? `${state.options.host}:${state.options.port}`}${path}`;
   // Grape validates every declared parameter: a bad `sort` is a 400 even when offset pagination ignores it.
@@ -241,24 +276,19 @@ function listRecords(state: StandInState, store: ModelStore, req: IncomingMessag
     return keysetPage(store, selection, params, perPage, base, res);
   }
   const page = integerParam(params, 'page', 1);
+  rejectBeyondMaxOffset(state, store, page, requestedPerPage);
   const skip = (page - 1) * perPage;
-  const rows: number[] = [];
-  let seen = 0;
-  // Plural GitLab counts up to its limit; the singular dialect never counts, it only peeks one row ahead.
-  const stopAt = plural ? Math.max(COUNT_LIMIT + 1, skip + perPage + 1) : skip + perPage + 1;
-  walk(store, selection, false, 0, (i) => {
-    if (seen >= skip && rows.length < perPage) rows.push(i);
-    seen++;
-    return seen < stopAt;
-  });
-  const hasNext = seen > skip + perPage;
+  const { rows, count } = offsetPage(store, selection, skip, perPage);
+  // A page past the end is empty and has no next page, as Kaminari answers.
+  const hasNext = count > skip + perPage;
   const headers: Record<string, string> = {
     'x-page': String(page),
     'x-per-page': String(perPage),
     'x-next-page': hasNext ? String(page + 1) : '',
     'x-prev-page': page > 1 ? String(page - 1) : '',
   };
-  const total = plural && seen <= COUNT_LIMIT ? seen : null;
+  // Plural GitLab counts up to its limit and gives up above it; the singular dialect never counts.
+  const total = plural && count <= COUNT_LIMIT ? count : null;
   const totalPages = total === null ? null : Math.max(1, Math.ceil(total / perPage));
   if (total !== null && totalPages !== null) {
     headers['x-total'] = String(total);
@@ -336,7 +366,7 @@ function bulkRecalculate(state: StandInState, store: ModelStore, params: URLSear
   requirePrimary(state);
   requireVerifiable(store);
   // Only the plural dialect filters the bulk job; the singular one re-verifies the whole model.
-  const selection = state.dialect === 'plural' ? select(state, store, params, CHECKSUM_STATES.filter((s) => s !== 'pending')) : { indices: null, accepts: () => true };
+  const selection: Selection = state.dialect === 'plural' ? select(state, store, params, CHECKSUM_STATES.filter((s) => s !== 'pending')) : { indices: null, state: null };
   // The job runs after the answer, as GitLab's Sidekiq job does.
   setImmediate(() => walk(store, selection, false, 0, (i) => {
     if (store.state[i] !== PENDING) store.markPending(i);
@@ -446,24 +476,46 @@ async function handleControl(state: StandInState, req: IncomingMessage, res: Ser
     return send(res, revoked ? 200 : 404, { revoked });
   }
   if (route === 'verify' && method === 'POST') return send(res, 200, { started: state.worker.runCycle() });
+  if (route === 'counts' && method === 'GET') return send(res, 200, countsOf(state));
   if (route === 'health' && method === 'GET') return send(res, 200, { status: 'ok' });
   throw routeNotFound();
 }
 
 function settingsOf(state: StandInState) {
-  return { dialect: state.dialect, featureFlag: state.featureFlag, primary: state.primary };
+  return { dialect: state.dialect, featureFlag: state.featureFlag, primary: state.primary, maxOffset: state.maxOffset };
+}
+
+export interface ModelCounts {
+  total: number;
+  /** Records per checksum state; all 0 for a model whose verification is off. */
+  states: Record<ChecksumStateName, number>;
+  verifiable: boolean;
+}
+
+/** Every model's records per state, keyed by plural path name, read from the store's running totals at one instant. */
+function countsOf(state: StandInState): Record<string, ModelCounts> {
+  const counts: Record<string, ModelCounts> = {};
+  for (const [model, store] of state.stores) {
+    const states = Object.fromEntries(CHECKSUM_STATES.map((name, s) => [name, store.verifiable ? store.count(s) : 0])) as Record<ChecksumStateName, number>;
+    counts[model.plural] = { total: store.size, states, verifiable: store.verifiable };
+  }
+  return counts;
 }
 
 export function applySettings(state: StandInState, input: unknown): void {
   if (typeof input !== 'object' || input === null) throw new HttpError(400, { error: 'settings must be a JSON object' });
-  const { dialect, featureFlag, primary, ...rest } = input as Record<string, unknown>;
+  const { dialect, featureFlag, primary, maxOffset, ...rest } = input as Record<string, unknown>;
   if (Object.keys(rest).length > 0) throw new HttpError(400, { error: `unknown setting "${Object.keys(rest)[0]}"` });
   if (dialect !== undefined && dialect !== 'singular' && dialect !== 'plural') throw new HttpError(400, { error: 'dialect must be "singular" or "plural"' });
   if (featureFlag !== undefined && typeof featureFlag !== 'boolean') throw new HttpError(400, { error: 'featureFlag must be a boolean' });
   if (primary !== undefined && typeof primary !== 'boolean') throw new HttpError(400, { error: 'primary must be a boolean' });
+  if (maxOffset !== undefined && maxOffset !== null && !(Number.isSafeInteger(maxOffset) && (maxOffset as number) >= 1)) {
+    throw new HttpError(400, { error: 'maxOffset must be a positive integer or null' });
+  }
   if (dialect) state.dialect = dialect;
   if (featureFlag !== undefined) state.featureFlag = featureFlag;
   if (primary !== undefined) state.primary = primary;
+  if (maxOffset !== undefined) state.maxOffset = maxOffset as number | null;
 }
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

@@ -8,6 +8,15 @@ export const SUCCEEDED = 2;
 export const FAILED = 3;
 export const DISABLED = 4;
 
+/** Why a record's last verification failed: the message is derived from it when the record is shown. */
+const NO_FAILURE = 0;
+const FILE_MISSING = 1;
+const TIMED_OUT = 2;
+
+/** Records per block of the per-state counts: the k-th record in a state is found by summing blocks, then scanning one. */
+export const BLOCK_SIZE = 1024;
+const STATE_COUNT = CHECKSUM_STATES.length;
+
 const HOUR_MS = 3_600_000;
 const SEED_EPOCH_MS = Date.UTC(2025, 1, 5, 11, 27, 10, 173);
 
@@ -25,22 +34,29 @@ export function prng(seed: number): () => number {
 
 export class ModelStore {
   readonly size: number;
-  /** Primary keys, ascending (GitLab always orders by primary key). */
-  readonly ids: Float64Array;
+  /** Primary keys, ascending (GitLab always orders by primary key); about 1.2 per record, so 32 bits hold them. */
+  readonly ids: Uint32Array;
   /** First part of the composite key, for models identified by base64 composite keys. */
   readonly partitions: Uint32Array | null;
   readonly createdAt: Float64Array;
   /** NaN means null. */
   readonly fileSize: Float64Array;
+  /** Read freely, write only through `setState`: the counts below follow every write. */
   readonly state: Uint8Array;
+  readonly blocks: number;
+  /** Records per state in each block: `blockCounts[block * STATE_COUNT + state]`. */
+  private readonly blockCounts: Uint32Array;
+  /** Records per state in the whole store. */
+  private readonly stateTotals: Float64Array;
   readonly hasChecksum: Uint8Array;
   readonly lastChecksum: Float64Array;
   readonly retryCount: Uint16Array;
   readonly retryAt: Float64Array;
-  readonly startedAt: Float64Array;
+  /** When each started record started: only a few are started at a time, so no column for a million. */
+  private readonly startedAt = new Map<number, number>();
   /** Records whose file is gone: their verification always fails. */
   readonly missing: Uint8Array;
-  readonly failures = new Map<number, string>();
+  private readonly failure: Uint8Array;
 
   constructor(
     readonly info: ModelInfo,
@@ -51,17 +67,23 @@ export class ModelStore {
     failRate: number,
   ) {
     this.size = size;
-    this.ids = new Float64Array(size);
+    this.ids = new Uint32Array(size);
     this.partitions = composite ? new Uint32Array(size) : null;
     this.createdAt = new Float64Array(size);
     this.fileSize = new Float64Array(size);
     this.state = new Uint8Array(size);
+    this.blocks = Math.ceil(size / BLOCK_SIZE);
+    this.blockCounts = new Uint32Array(this.blocks * STATE_COUNT);
+    this.stateTotals = new Float64Array(STATE_COUNT);
+    // Every record starts pending (state 0), and the counts say so.
+    for (let block = 0; block < this.blocks; block++) this.blockCounts[block * STATE_COUNT + PENDING] = Math.min(BLOCK_SIZE, size - block * BLOCK_SIZE);
+    this.stateTotals[PENDING] = size;
     this.hasChecksum = new Uint8Array(size);
     this.lastChecksum = new Float64Array(size).fill(NaN);
     this.retryCount = new Uint16Array(size);
     this.retryAt = new Float64Array(size).fill(NaN);
-    this.startedAt = new Float64Array(size).fill(NaN);
     this.missing = new Uint8Array(size);
+    this.failure = new Uint8Array(size);
     this.seedRecords(failRate);
   }
 
@@ -85,19 +107,75 @@ export class ModelStore {
       if (roll < failRate) {
         this.missing[i] = 1;
         const count = 1 + Math.floor(random() * 3);
-        this.state[i] = FAILED;
+        this.setState(i, FAILED);
         this.retryCount[i] = count;
         this.lastChecksum[i] = created + HOUR_MS;
         this.retryAt[i] = created + HOUR_MS + retryDelayMs(count, random);
-        this.failures.set(i, this.failureMessage(i));
+        this.failure[i] = FILE_MISSING;
       } else if (roll < failRate + 0.1) {
-        this.state[i] = PENDING;
+        this.setState(i, PENDING);
       } else {
-        this.state[i] = SUCCEEDED;
+        this.setState(i, SUCCEEDED);
         this.hasChecksum[i] = 1;
         this.lastChecksum[i] = created + HOUR_MS + Math.floor(random() * HOUR_MS);
       }
     }
+  }
+
+  /** The one place a record's state changes, so that the block counts and totals never drift from `state`. */
+  setState(i: number, next: number): void {
+    const previous = this.state[i];
+    if (previous === next) return;
+    this.state[i] = next;
+    const base = Math.floor(i / BLOCK_SIZE) * STATE_COUNT;
+    this.blockCounts[base + previous]--;
+    this.blockCounts[base + next]++;
+    this.stateTotals[previous]--;
+    this.stateTotals[next]++;
+  }
+
+  /** How many records are in `state`, or in the whole store when `state` is null. */
+  count(state: number | null): number {
+    return state === null ? this.size : this.stateTotals[state];
+  }
+
+  countInBlock(block: number, state: number): number {
+    return this.blockCounts[block * STATE_COUNT + state];
+  }
+
+  /** Index of the n-th (from 0) record in `state` (any state when null), or -1 when there are not that many. */
+  nthIndex(state: number | null, n: number): number {
+    if (n < 0 || n >= this.count(state)) return -1;
+    if (state === null) return n;
+    let block = 0;
+    for (let c = this.countInBlock(block, state); n >= c; c = this.countInBlock(++block, state)) n -= c;
+    for (let i = block * BLOCK_SIZE; ; i++) if (this.state[i] === state && n-- === 0) return i;
+  }
+
+  /** First index at or after `from` in `state` (any state when null), or -1; blocks without one are skipped whole. */
+  nextIndex(state: number | null, from: number): number {
+    if (state === null) return from < this.size ? from : -1;
+    let i = Math.max(from, 0);
+    while (i < this.size) {
+      const block = Math.floor(i / BLOCK_SIZE);
+      const end = Math.min(this.size, (block + 1) * BLOCK_SIZE);
+      if (this.countInBlock(block, state) === 0) i = end;
+      else for (; i < end; i++) if (this.state[i] === state) return i;
+    }
+    return -1;
+  }
+
+  /** Last index at or before `from` in `state` (any state when null), or -1; blocks without one are skipped whole. */
+  previousIndex(state: number | null, from: number): number {
+    if (state === null) return from >= 0 ? Math.min(from, this.size - 1) : -1;
+    let i = Math.min(from, this.size - 1);
+    while (i >= 0) {
+      const block = Math.floor(i / BLOCK_SIZE);
+      const start = block * BLOCK_SIZE;
+      if (this.countInBlock(block, state) === 0) i = start - 1;
+      else for (; i >= start; i--) if (this.state[i] === state) return i;
+    }
+    return -1;
   }
 
   /** Index of a primary key, or -1. */
@@ -154,43 +232,59 @@ export class ModelStore {
     }
   }
 
-  failureMessage(i: number): string {
+  failureOf(i: number): string | null {
+    switch (this.failure[i]) {
+      case FILE_MISSING:
+        return this.missingFileMessage(i);
+      case TIMED_OUT:
+        return 'Verification timed out after 28800 seconds';
+      default:
+        return null;
+    }
+  }
+
+  private missingFileMessage(i: number): string {
     const digest = createHash('sha256').update(`${this.info.plural}/${this.ids[i]}`).digest('hex');
     const path = `/var/opt/gitlab/gitlab-rails/shared/${this.info.plural.replace(/_/g, '-')}/${digest.slice(0, 2)}/${digest.slice(2, 4)}/${digest.slice(4)}`;
     return `Error during verification: File is not checksummable - file does not exist at: ${path}`.slice(0, 255);
   }
 
+  /** When a started record started; NaN for a record in any other state. */
+  startedAtOf(i: number): number {
+    return this.startedAt.get(i) ?? NaN;
+  }
+
   /** Any state may start. */
   start(i: number, now: number): void {
-    this.state[i] = STARTED;
-    this.startedAt[i] = now;
+    this.setState(i, STARTED);
+    this.startedAt.set(i, now);
   }
 
   /** Only a started record succeeds or fails; returns whether it succeeded. */
   finish(i: number, now: number, timedOut = false): boolean {
     if (this.state[i] !== STARTED) return this.state[i] === SUCCEEDED;
-    this.startedAt[i] = NaN;
+    this.startedAt.delete(i);
     this.lastChecksum[i] = now;
     if (this.missing[i] || timedOut) {
       const count = Math.min(this.retryCount[i] + 1, 65_535);
-      this.state[i] = FAILED;
+      this.setState(i, FAILED);
       this.retryCount[i] = count;
       this.retryAt[i] = now + retryDelayMs(count, Math.random);
       this.hasChecksum[i] = 0;
-      this.failures.set(i, timedOut ? 'Verification timed out after 28800 seconds' : this.failureMessage(i));
+      this.failure[i] = timedOut ? TIMED_OUT : FILE_MISSING;
       return false;
     }
-    this.state[i] = SUCCEEDED;
+    this.setState(i, SUCCEEDED);
     this.hasChecksum[i] = 1;
     this.retryCount[i] = 0;
     this.retryAt[i] = NaN;
-    this.failures.delete(i);
+    this.failure[i] = NO_FAILURE;
     return true;
   }
 
   /** The bulk job only flips the state: checksum, timestamps, retry fields and failure stay as they were. */
   markPending(i: number): void {
-    this.state[i] = PENDING;
+    this.setState(i, PENDING);
   }
 
   toJson(i: number): RecordJson {
@@ -207,7 +301,7 @@ export class ModelStore {
         checksum_state: CHECKSUM_STATES[this.state[i]],
         checksum_retry_count: this.retryCount[i],
         checksum_retry_at: isoOrNull(this.retryAt[i]),
-        checksum_failure: this.failures.get(i) ?? null,
+        checksum_failure: this.failureOf(i),
       };
     }
     return record;

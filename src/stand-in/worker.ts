@@ -1,6 +1,6 @@
 // GitLab's background verification job: each period, per model, a batch of pending (or failed and due) records
 // moves to started, and after a short while to succeeded or failed.
-import { FAILED, PENDING, STARTED, type ModelStore } from './store.js';
+import { BLOCK_SIZE, FAILED, PENDING, STARTED, type ModelStore } from './store.js';
 
 const STARTED_TIMEOUT_MS = 8 * 3_600_000;
 
@@ -34,10 +34,16 @@ export class VerificationWorker {
     for (const store of this.stores()) {
       if (!store.verifiable) continue;
       const batch: number[] = [];
-      for (let i = 0; i < store.size; i++) {
-        const state = store.state[i];
-        if (state === STARTED && now - store.startedAt[i] > STARTED_TIMEOUT_MS) store.finish(i, now, true);
-        else if (batch.length < this.batchSize && (state === PENDING || (state === FAILED && store.retryAt[i] <= now))) batch.push(i);
+      for (let block = 0; block < store.blocks; block++) {
+        // Only blocks that may hold a candidate for the batch, or a started record to time out, are read.
+        const wanted = batch.length < this.batchSize && store.countInBlock(block, PENDING) + store.countInBlock(block, FAILED) > 0;
+        if (!wanted && store.countInBlock(block, STARTED) === 0) continue;
+        const end = Math.min(store.size, (block + 1) * BLOCK_SIZE);
+        for (let i = block * BLOCK_SIZE; i < end; i++) {
+          const state = store.state[i];
+          if (state === STARTED && now - store.startedAtOf(i) > STARTED_TIMEOUT_MS) store.finish(i, now, true);
+          else if (batch.length < this.batchSize && (state === PENDING || (state === FAILED && store.retryAt[i] <= now))) batch.push(i);
+        }
       }
       for (const i of batch) store.start(i, now);
       startedCount += batch.length;

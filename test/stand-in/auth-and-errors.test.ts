@@ -230,7 +230,7 @@ describe('error catalogue (plural dialect)', () => {
   });
 
   it('refuses both PUTs on a secondary site, and GETs keep working', async () => {
-    expect(await plural.setSettings({ primary: false })).toEqual({ dialect: 'plural', featureFlag: true, primary: false });
+    expect(await plural.setSettings({ primary: false })).toEqual({ dialect: 'plural', featureFlag: true, primary: false, maxOffset: null });
     try {
       for (const path of ['projects/checksum', 'projects/1/checksum', 'lfs_objects/checksum?checksum_state=failed']) {
         const answer = await call(`${plural.api}/${path}`, { method: 'PUT' });
@@ -261,13 +261,13 @@ describe('error catalogue (plural dialect)', () => {
       const response = await fetch(`${plural.url}/-/stand-in/settings`, { method: 'PUT', body: JSON.stringify(body) });
       expect([JSON.stringify(body), response.status]).toEqual([JSON.stringify(body), 400]);
     }
-    expect(await plural.settings()).toEqual({ dialect: 'plural', featureFlag: true, primary: true });
+    expect(await plural.settings()).toEqual({ dialect: 'plural', featureFlag: true, primary: true, maxOffset: null });
   });
 });
 
 describe('singular dialect and the geo_primary_verification_view flag', () => {
   it('starts with the flag off and answers 404 "404 Not Found" on every route', async () => {
-    expect(await singular.settings()).toEqual({ dialect: 'singular', featureFlag: false, primary: true });
+    expect(await singular.settings()).toEqual({ dialect: 'singular', featureFlag: false, primary: true, maxOffset: null });
     for (const model of ['lfs_object', 'project', 'lfs_objects', 'bogus']) {
       for (const [method, path] of routes(model)) {
         const answer = await call(`${singular.api}/${path}?per_page=0`, { method });

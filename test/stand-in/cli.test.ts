@@ -18,6 +18,7 @@ const FLAGS = [
   'composite',
   'feature-flag',
   'secondary',
+  'max-offset',
   'admin-token',
   'user-token',
   'read-only-token',
@@ -68,6 +69,7 @@ describe('command line', () => {
       [['--model-records', 'bogus=5'], /--model-records: unknown model "bogus"/],
       [['--unverifiable', 'projects,nope'], /--unverifiable: unknown model "nope"/],
       [['--feature-flag', 'maybe'], /--feature-flag must be on or off, got "maybe"/],
+      [['--max-offset', '0'], /--max-offset must be an integer between 1 and Infinity, got "0"/],
       [['--max-request-line-bytes', '10'], /--max-request-line-bytes must be an integer between 256 and 1048576, got "10"/],
       [['extra'], /Unexpected argument 'extra'/],
     ];
@@ -158,7 +160,7 @@ describe('seeded data and start-up flags', () => {
       expect((await call(`${other.api}/projects/1/checksum`, { method: 'PUT', token: 'custom-reader' })).status).toBe(403);
       const put = await call(`${other.api}/projects/checksum`, { method: 'PUT', token: 'custom-admin' });
       expect([put.status, put.body]).toEqual([400, { message: '400 Bad request - Endpoint only available on primary site.' }]);
-      expect(await other.settings()).toEqual({ dialect: 'plural', featureFlag: true, primary: false });
+      expect(await other.settings()).toEqual({ dialect: 'plural', featureFlag: true, primary: false, maxOffset: null });
     } finally {
       await other.stop();
     }

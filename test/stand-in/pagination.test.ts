@@ -271,7 +271,7 @@ describe('model names', () => {
 
 describe('singular dialect (switched at run time)', () => {
   beforeAll(async () => {
-    expect(await si.setSettings({ dialect: 'singular' })).toEqual({ dialect: 'singular', featureFlag: true, primary: true });
+    expect(await si.setSettings({ dialect: 'singular' })).toEqual({ dialect: 'singular', featureFlag: true, primary: true, maxOffset: null });
   });
   afterAll(async () => {
     await si.setSettings({ dialect: 'plural' });

@@ -3,7 +3,7 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
 import { loadConfig } from '../../src/config.js';
 import { startGateway, type Gateway } from '../../src/server.js';
-import { startStandIn, type RequestLogEntry, type StandIn, type StandInOverrides } from '../../src/stand-in/index.js';
+import { startStandIn, type ModelCounts, type RequestLogEntry, type StandIn, type StandInOverrides } from '../../src/stand-in/index.js';
 
 export const ADMIN = 'glpat-standin-admin';
 export const USER = 'glpat-standin-user';
@@ -57,6 +57,10 @@ export async function standInControl(standIn: Pick<StandIn, 'url'>, method: stri
   if (!res.ok) throw new Error(`control ${method} ${route}: ${res.status} ${await res.text()}`);
   return res.json();
 }
+
+/** Every model's records per checksum state on the stand-in, keyed by plural path name, taken at one instant. */
+standInControl.counts = async (standIn: Pick<StandIn, 'url'>): Promise<Record<string, ModelCounts>> =>
+  (await standInControl(standIn, 'GET', 'counts')) as Record<string, ModelCounts>;
 
 export async function startHarness(standInOptions: StandInOverrides = {}, env: Record<string, string> = {}): Promise<Harness> {
   const standIn = await startStandIn({ records: 250, ...standInOptions });

@@ -17,6 +17,8 @@ export interface StandInSettings {
   dialect: 'singular' | 'plural';
   featureFlag: boolean;
   primary: boolean;
+  /** Deepest offset page answered (GitLab.com's limit on some types); null: none. */
+  maxOffset: number | null;
 }
 
 export interface ControlResponse<T> {
