@@ -100,6 +100,20 @@ subscription WatchProjects {
   }
 }
 `,
+    `# Live progress of verification, model by model:
+# counts per state first, then again whenever one
+# changes. Run recalculateAllChecksums(model:
+# PROJECT) and watch PENDING rise, then fall.
+subscription VerificationProgress {
+  verificationSummaryChanged(models: [PROJECT, LFS_OBJECT]) {
+    model
+    total
+    states { state count }
+    verifiedPerMinute
+    estimatedCompletionAt
+  }
+}
+`,
   ];
 }
 

@@ -208,7 +208,11 @@ export class SummaryWatcher {
         const summary = this.summaryOf(model, counts, seq, startedAt);
         // A query's counts are news for the subscribers too.
         const poll = this.polls.get(model);
-        if (poll) this.publish(poll, summary);
+        if (poll) {
+          this.publish(poll, summary);
+          // The pace follows what was just learnt: a backlog found by a subscriber's first read makes the poll fast.
+          this.schedule(poll, this.paceOf(poll));
+        }
         return summary;
       })
       .catch((error: unknown) => {

@@ -40,6 +40,7 @@ if (!HAVE_CHROMIUM && IN_CI) {
 const QUERY = 'query FirstThree { modelRecords(model: PROJECT, first: 3) { nodes { recordIdentifier checksumInformation { checksumState } } } }';
 const SUBSCRIPTION = 'subscription WatchTwo { checksumStateChanged(model: PROJECT, identifiers: ["1","2"]) { state previousState record { recordIdentifier } } }';
 
+const PROGRESS = 'subscription Progress { verificationSummaryChanged(models: [PROJECT]) { model total states { state count } verifiedPerMinute } }';
 const QUERY_EDITOR = '.graphiql-query-editor .monaco-editor';
 const RESULT_LINES = '.result-window .view-lines';
 const EXECUTE = '.graphiql-execute-button';
@@ -171,9 +172,9 @@ describe.skipIf(!HAVE_CHROMIUM)(`GraphiQL in Chromium (${CHROMIUM}) against demo
     expect(headers).toContain(`"Authorization": "Bearer ${TOKEN}"`);
   });
 
-  it("opens on the project's examples: a query, a mutation and a subscription in tabs; the query runs as it is", async () => {
+  it("opens on the project's examples: a query, a mutation and two subscriptions in tabs; the query runs as it is", async () => {
     await waitForEditorText(page, `${QUERY_EDITOR} .view-lines`, /query ProjectRecords \{/, 10_000, 'the example query in the editor');
-    expect((await page.locator('.graphiql-tab').allInnerTexts()).map((t) => t.trim())).toEqual(['ProjectRecords', 'VerifyProject', 'WatchProjects']);
+    expect((await page.locator('.graphiql-tab').allInnerTexts()).map((t) => t.trim())).toEqual(['ProjectRecords', 'VerifyProject', 'WatchProjects', 'VerificationProgress']);
     expect(await editorText(page, `${QUERY_EDITOR} .view-lines`)).not.toContain('Welcome to GraphiQL');
 
     await page.locator(EXECUTE).click();
@@ -248,6 +249,34 @@ describe.skipIf(!HAVE_CHROMIUM)(`GraphiQL in Chromium (${CHROMIUM}) against demo
     await page.screenshot({ path: `${ARTIFACTS}graphiql-subscription.png` });
     await expect.poll(() => page.locator(EXECUTE).getAttribute('aria-label'), { timeout: 5_000 }).toMatch(/^Execute/);
 
+    expect(problems, 'errors in the page during the run').toEqual([]);
+  });
+
+  it('runs the verification summary subscription (SSE): counts per state first, then new counts as verification moves', async () => {
+    await page.locator(QUERY_EDITOR).click();
+    await page.keyboard.press('ControlOrMeta+A');
+    await page.keyboard.press('Delete');
+    await page.keyboard.insertText(PROGRESS);
+    await expect.poll(() => page.locator(ACTIVE_TAB).innerText(), { timeout: 10_000 }).toBe('Progress');
+    await page.locator(PRETTIFY).click();
+
+    const pending = async () => /"state": "PENDING",\s*"count": (\d+)/.exec(await editorText(page, RESULT_LINES))?.[1];
+    // Queued now, so that the counts move while the page watches.
+    const res = await fetch(`${base}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+      body: JSON.stringify({ query: 'mutation { recalculateAllChecksums(model: PROJECT) { status } }' }),
+    });
+    expect(await res.json()).toEqual({ data: { recalculateAllChecksums: { status: 'SUCCESS' } } });
+    await page.locator(EXECUTE).click();
+    await waitForEditorText(page, RESULT_LINES, /"verificationSummaryChanged": \{\s*"model": "PROJECT",\s*"total": 200,\s*"states": \[\s*\{\s*"state": "PENDING"/, 10_000, 'first summary');
+    const first = await pending();
+    // The demo stand-in verifies 10 records a second: the next summary has fewer pending.
+    await expect.poll(pending, { timeout: 15_000 }).not.toBe(first);
+    expect(await editorText(page, RESULT_LINES)).not.toContain('"errors"');
+    await page.locator(EXECUTE).click();
+    await page.screenshot({ path: `${ARTIFACTS}graphiql-summary.png` });
+    await expect.poll(() => page.locator(EXECUTE).getAttribute('aria-label'), { timeout: 5_000 }).toMatch(/^Execute/);
     expect(problems, 'errors in the page during the run').toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 // What a person meets first: `GET /` leads to GraphiQL when it is on, else names the endpoints; GraphiQL opens on the
-// project's examples (a query, a mutation and a subscription, one tab each, with the demo token), and each of them runs.
+// project's examples (a query, a mutation and two subscriptions, one tab each, with the demo token), and each of them runs.
 import { Kind, parse, type OperationDefinitionNode } from 'graphql';
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -61,11 +61,12 @@ describe("GraphiQL's examples", () => {
   const tabs = options.defaultTabs ?? [];
   const operation = (query: string) => parse(query).definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION)!;
 
-  it('three tabs, a query, a mutation and a subscription, each with the demo token; the page carries them', async () => {
+  it('four tabs, a query, a mutation and two subscriptions, each with the demo token; the page carries them', async () => {
     expect(tabs.map((t) => [operation(t.query!).operation, operation(t.query!).name?.value])).toEqual([
       ['query', 'ProjectRecords'],
       ['mutation', 'VerifyProject'],
       ['subscription', 'WatchProjects'],
+      ['subscription', 'VerificationProgress'],
     ]);
     for (const tab of tabs) expect(JSON.parse(tab.headers!)).toEqual({ Authorization: `Bearer ${ADMIN}` });
     expect(options.defaultQuery).toBe(tabs[0].query);
@@ -73,7 +74,7 @@ describe("GraphiQL's examples", () => {
     expect(html).toContain(JSON.stringify(options.defaultTabs));
     // Outside demo mode the examples say where the token goes, and carry none.
     const elsewhere = graphiqlOptions();
-    expect(elsewhere.defaultTabs?.map((t) => t.headers)).toEqual([null, null, null]);
+    expect(elsewhere.defaultTabs?.map((t) => t.headers)).toEqual([null, null, null, null]);
     expect(elsewhere.defaultTabs?.[0].query).toContain('{ "Authorization": "Bearer <token>" }');
   });
 
@@ -98,6 +99,29 @@ describe("GraphiQL's examples", () => {
       const batch = result.data?.checksumStateChangeBatches;
       expect(batch?.changes.map((c) => c.record.recordIdentifier).sort()).toEqual(['1', '2', '3']);
       expect(batch?.unknownIdentifiers).toEqual([]);
+    } finally {
+      await client.dispose();
+    }
+  });
+
+  it('the summary subscription runs: its first event counts the records of each model it names', async () => {
+    const client = createClient({ url: demo.url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, connectionParams: { Authorization: `Bearer ${ADMIN}` }, retryAttempts: 0, lazy: true });
+    try {
+      type Summary = { model: string; total: number; states: { state: string; count: number }[] };
+      const events = client.iterate<{ verificationSummaryChanged: Summary }>({ query: tabs[3].query! });
+      const firsts: Summary[] = [];
+      for (let i = 0; i < 2; i++) {
+        const next = await events.next();
+        const result = next.value as { data?: { verificationSummaryChanged: Summary }; errors?: unknown };
+        expect(result.errors).toBeUndefined();
+        firsts.push(result.data!.verificationSummaryChanged);
+      }
+      await events.return?.();
+      expect(firsts.map((s) => s.model).sort()).toEqual(['LFS_OBJECT', 'PROJECT']);
+      for (const summary of firsts) {
+        expect(summary.states.map((s) => s.state)).toEqual(['PENDING', 'STARTED', 'SUCCEEDED', 'FAILED', 'DISABLED']);
+        expect(summary.states.reduce((sum, s) => sum + s.count, 0)).toBe(summary.total);
+      }
     } finally {
       await client.dispose();
     }
