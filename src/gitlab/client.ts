@@ -124,6 +124,13 @@ export function isUnverifiableModel(error: unknown): boolean {
   return error instanceof Error && unverifiableModel.has(error);
 }
 
+/** GitLab's answers that it does not know a model (an older GitLab of the dialect lacks the newer models). */
+const unknownModel = new WeakSet<Error>();
+
+export function isUnknownModel(error: unknown): boolean {
+  return error instanceof Error && unknownModel.has(error);
+}
+
 /** GitLab refused an offset page as too deep (405: it limits offset pagination of some types). */
 export function isOffsetRefused(error: unknown): boolean {
   return error instanceof GraphQLError && error.extensions.reason === 'OFFSET_LIMIT';
@@ -460,7 +467,10 @@ export class GitLabClient {
 class RejectedModelName extends Error {}
 
 function unwrap(error: unknown): unknown {
-  return error instanceof RejectedModelName ? gatewayError('BAD_USER_INPUT', 'GitLab does not know this model: it may need a newer GitLab.') : error;
+  if (!(error instanceof RejectedModelName)) return error;
+  const unknown = gatewayError('BAD_USER_INPUT', 'GitLab does not know this model: it may need a newer GitLab.');
+  unknownModel.add(unknown);
+  return unknown;
 }
 
 /** The code an attempt's error gives the client (an error without one, such as a failed verification, by its kind). */

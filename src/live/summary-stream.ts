@@ -1,7 +1,7 @@
 // One verificationSummaryChanged subscriber's stream: each model's summary first, then each new one whose counts
 // differ. A subscriber that reads slowly gets the latest summary of each model, never a queue of stale ones.
 import type { GraphQLError } from 'graphql';
-import type { Caller } from '../gitlab/client.js';
+import { isUnknownModel, type Caller } from '../gitlab/client.js';
 import type { ModelInfo } from '../models.js';
 import type { OperationEnd } from '../operation-end.js';
 import { sameCounts, type ModelSummary, type SummaryWatch, type SummaryWatcher } from './summary-watch.js';
@@ -17,11 +17,13 @@ export class SummaryStream implements AsyncIterableIterator<SummaryEvent> {
   private failure: GraphQLError | null = null;
   private wake: (() => void) | null = null;
   private ended = false;
-  private readonly stops: Array<() => void> = [];
+  private readonly stops = new Map<ModelInfo, () => void>();
 
   constructor(
     private readonly summaries: SummaryWatcher,
     private readonly models: readonly ModelInfo[],
+    /** Every model of the dialect was asked for: one this GitLab does not know (an older GitLab) is left out. */
+    private readonly leaveOutUnknown = false,
   ) {}
 
   /**
@@ -38,10 +40,21 @@ export class SummaryStream implements AsyncIterableIterator<SummaryEvent> {
           fail: (error) => this.fail(error),
           end: () => void this.return(),
         };
-        this.stops.push(this.summaries.watch(model, watch));
+        this.stops.set(model, this.summaries.watch(model, watch));
       }
-      const firsts = await Promise.all(this.models.map((model) => this.summaries.latest(caller, model) ?? this.summaries.summarize({ ...caller, end }, model)));
-      for (const summary of firsts) this.offer(summary);
+      const firsts = await Promise.all(
+        this.models.map(async (model) => {
+          try {
+            return this.summaries.latest(caller, model) ?? (await this.summaries.summarize({ ...caller, end }, model));
+          } catch (error) {
+            if (!this.leaveOutUnknown || !isUnknownModel(error)) throw error;
+            this.stops.get(model)?.();
+            this.stops.delete(model);
+            return null;
+          }
+        }),
+      );
+      for (const summary of firsts) if (summary) this.offer(summary);
       return this;
     } catch (error) {
       await this.return();
@@ -69,7 +82,8 @@ export class SummaryStream implements AsyncIterableIterator<SummaryEvent> {
 
   private stop(): void {
     this.ended = true;
-    for (const stop of this.stops.splice(0)) stop();
+    for (const stop of this.stops.values()) stop();
+    this.stops.clear();
     this.wakeConsumer();
   }
 

@@ -2,6 +2,7 @@
 // verification measured from them.
 import type { GatewayContext } from '../context.js';
 import { gatewayError, missingToken } from '../errors.js';
+import { isUnknownModel } from '../gitlab/client.js';
 import type { Count } from '../gitlab/counting.js';
 import { SummaryStream, type SummaryEvent } from '../live/summary-stream.js';
 import type { ModelSummary } from '../live/summary-watch.js';
@@ -82,7 +83,18 @@ builder.queryField('verificationSummary', (t) =>
     resolve: async (_, args, ctx) => {
       if (!ctx.caller.token) throw missingToken(ctx.caller);
       const { models, counted } = await modelsToCount(ctx, args.models);
-      return Promise.all(models.map((model) => counted.get(model) ?? ctx.live.summaries.summarize(ctx.caller, model)));
+      const summaries = await Promise.all(
+        models.map(async (model) => {
+          try {
+            return await (counted.get(model) ?? ctx.live.summaries.summarize(ctx.caller, model));
+          } catch (error) {
+            // Every model this GitLab knows: a newer model an older GitLab of the same dialect lacks is not one of them.
+            if (!args.models && isUnknownModel(error)) return null;
+            throw error;
+          }
+        }),
+      );
+      return summaries.filter((summary): summary is ModelSummary => summary !== null);
     },
   }),
 );
@@ -101,7 +113,7 @@ builder.subscriptionField('verificationSummaryChanged', (t) =>
       const { models } = await modelsToCount(ctx, args.models);
       // The polls serve every subscriber: none of them is cut off when this one leaves.
       const { token, header, requestId, end } = ctx.caller;
-      return new SummaryStream(ctx.live.summaries, models).start({ token, header, requestId }, end);
+      return new SummaryStream(ctx.live.summaries, models, !args.models).start({ token, header, requestId }, end);
     },
     resolve: (event: SummaryEvent) => {
       if ('failed' in event) throw event.failed;
