@@ -22,6 +22,13 @@ export class OperationEnd {
     return request.signal ? new OperationEnd(request.signal) : undefined;
   }
 
+  /** An end of its own (for one part of an operation) that also comes when `parent` ends. */
+  static within(parent: OperationEnd | undefined): OperationEnd {
+    const child = new OperationEnd();
+    if (parent) child.whenEnded(parent.whenEnded(() => child.end()));
+    return child;
+  }
+
   get ended(): boolean {
     return this.done || this.client?.aborted === true;
   }

@@ -128,7 +128,10 @@ export async function countModel(list: ListCall, options: CountOptions): Promise
     // Below what its first look proved, records moved between the counts: what was proved is all that is sure.
     states[derived] = count >= atLeast ? { count, exact: others.every((s) => states[s].exact) } : { count: atLeast, exact: false };
   }
-  return { verifiable: true, total, states };
+  const sum = sumOf(states);
+  // Every state counted exactly: their sum is the count. Otherwise the total is at least what its states prove.
+  if (sum.exact) return { verifiable: true, total: sum, states };
+  return { verifiable: true, total: total.exact || total.count >= sum.count ? total : { count: sum.count, exact: false }, states };
 }
 
 /** Every state's count added up: exact when every one is. */
@@ -162,21 +165,25 @@ async function search(list: ListCall, checksumState: ChecksumStateName | null, k
     if (answer.nextPage === null) return { at: 'last', count: (page - 1) * PROBE_PAGE_SIZE + answer.records.length };
     return { at: 'inside' };
   };
-  try {
-    for (let probes = 0; probes < MAX_PROBES_PER_SEARCH && (hi === null || lo <= hi); probes++) {
-      // While the end is unknown, jump to twice the last page known full; then probe the middle of what is left.
-      const page = hi === null ? Math.max(lo, 2 * (lo - 1)) : lo + Math.floor((hi - lo) / 2);
-      const found = await probe(page);
-      if (found.at === 'last') return { count: found.count, exact: true };
-      if (found.at === 'past') {
-        hi = page - 1;
-      } else {
-        lo = page + 1;
-        atLeast = Math.max(atLeast, page * PROBE_PAGE_SIZE + 1);
-      }
+  for (let probes = 0; probes < MAX_PROBES_PER_SEARCH && (hi === null || lo <= hi); probes++) {
+    // While the end is unknown, jump to twice the last page known full; then probe the middle of what is left.
+    const page = hi === null ? Math.max(lo, 2 * (lo - 1)) : lo + Math.floor((hi - lo) / 2);
+    let found: Probe;
+    try {
+      found = await probe(page);
+    } catch (error) {
+      if (!isOffsetRefused(error)) throw error;
+      // Too deep for GitLab: the search goes on below it, and can only prove what lies there.
+      hi = page - 1;
+      continue;
     }
-  } catch (error) {
-    if (!isOffsetRefused(error)) throw error;
+    if (found.at === 'last') return { count: found.count, exact: true };
+    if (found.at === 'past') {
+      hi = page - 1;
+    } else {
+      lo = page + 1;
+      atLeast = Math.max(atLeast, page * PROBE_PAGE_SIZE + 1);
+    }
   }
   // Refused deeper pages, or records moved while it searched: what was seen is a lower bound.
   return { count: atLeast, exact: false };

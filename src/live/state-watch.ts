@@ -8,13 +8,13 @@ import { OperationEnd } from '../operation-end.js';
 import { CallNotWanted, type CallBudget } from './call-budget.js';
 import type { RecordChange } from './pubsub.js';
 import type { WatchSet } from './subscription.js';
+import { PollTimer } from './poll-timer.js';
 import { TokenRechecks } from './token-rechecks.js';
 import { isAuthError, type TokenChecker } from './token-checker.js';
 import { signatureOf, type LiveOptions, type Watch } from './watcher.js';
 
 /** Records per listed page: the most GitLab returns in one. */
 const PAGE_SIZE = 100;
-const SETTLED_AFTER_HURRY_MS = 10_000;
 /** LIVE_MAX_IDENTIFIERS's default. */
 const DEFAULT_MAX_IDENTIFIERS = 1_000;
 
@@ -38,11 +38,7 @@ class StatePoll {
   waiters: Array<{ resolve(): void; reject(error: unknown): void }> = [];
   /** Whether the model has records pending or started: they may enter (or leave) the state at any moment. */
   busy = true;
-  timer: NodeJS.Timeout | null = null;
-  dueAt = Infinity;
-  polling = false;
-  failures = 0;
-  fastUntil = 0;
+  timer!: PollTimer;
   readonly end = new OperationEnd();
 
   constructor(
@@ -84,7 +80,7 @@ export class StateWatcher {
     poll.watches.add(watch);
     this.changed();
     this.rechecks.start();
-    if (!poll.listed) this.schedule(poll, 0);
+    if (!poll.listed) poll.timer.schedule(0);
     let stopped = false;
     return () => {
       if (stopped) return;
@@ -115,15 +111,14 @@ export class StateWatcher {
   hurry(model: ModelInfo): void {
     for (const poll of this.polls.values()) {
       if (poll.model !== model) continue;
-      poll.fastUntil = Date.now() + Math.max(SETTLED_AFTER_HURRY_MS, 3 * this.options.fastPollMs);
-      this.schedule(poll, this.options.fastPollMs);
+      poll.timer.hurry();
     }
   }
 
   close(): void {
     for (const poll of [...this.polls.values()]) {
       for (const watch of [...poll.watches]) watch.end();
-      if (poll.timer) clearTimeout(poll.timer);
+      poll.timer.stop();
       poll.end.end();
     }
     this.polls.clear();
@@ -133,7 +128,11 @@ export class StateWatcher {
   private pollOf(model: ModelInfo, state: ChecksumStateName): StatePoll {
     const key = `${model.enumName}\u0000${state}`;
     let poll = this.polls.get(key);
-    if (!poll) this.polls.set(key, (poll = new StatePoll(model, state)));
+    if (!poll) {
+      const created = new StatePoll(model, state);
+      created.timer = new PollTimer(this.options, () => this.cycle(created));
+      this.polls.set(key, (poll = created));
+    }
     return poll;
   }
 
@@ -143,7 +142,7 @@ export class StateWatcher {
     const key = `${poll.model.enumName}\u0000${poll.state}`;
     if (poll.watches.size === 0 && this.polls.get(key) === poll) {
       // Nobody watches: no polling, and the calls under way are cut off.
-      if (poll.timer) clearTimeout(poll.timer);
+      poll.timer.stop();
       this.polls.delete(key);
       poll.end.end();
       // Their subscribers have all gone (each stopped waiting when it stopped).
@@ -152,37 +151,19 @@ export class StateWatcher {
     if (this.polls.size === 0) this.rechecks.stop();
   }
 
-  private paceOf(poll: StatePoll): number {
-    return poll.busy || Date.now() < poll.fastUntil ? this.options.fastPollMs : this.options.slowPollMs;
-  }
-
-  private schedule(poll: StatePoll, delayMs: number): void {
-    if (poll.end.ended || poll.polling) return;
-    const dueAt = Date.now() + delayMs;
-    if (poll.timer && poll.dueAt <= dueAt) return;
-    if (poll.timer) clearTimeout(poll.timer);
-    poll.dueAt = dueAt;
-    poll.timer = setTimeout(() => void this.cycle(poll), delayMs);
-    poll.timer.unref();
-  }
-
   /**
    * One look: whether verification is under way in the model (one call per state that is not watched: pending,
    * started), the first LIVE_MAX_IDENTIFIERS records in the state (a call per 100), and the records that left it
    * (a call per 100 of them, by identifiers). Records entering or changing are published with the ones leaving.
    */
-  private async cycle(poll: StatePoll): Promise<void> {
-    poll.timer = null;
-    poll.dueAt = Infinity;
+  private async cycle(poll: StatePoll): Promise<number | null> {
     const caller = [...poll.watches].find((watch) => watch.caller.token)?.caller;
-    if (poll.end.ended || !caller) return;
-    poll.polling = true;
+    if (poll.end.ended || !caller) return null;
     const calls: Caller = { token: caller.token, header: caller.header, requestId: caller.requestId, end: poll.end };
     const list: ListCalls['list'] = async (_caller, model, query) => {
       await this.budget.take(() => !poll.end.ended);
       return this.client.list(calls, model, query);
     };
-    let delay: number;
     try {
       const others = (['pending', 'started'] as const).filter((s) => s !== poll.state);
       const [busy, listing] = await Promise.all([
@@ -194,24 +175,17 @@ export class StateWatcher {
       poll.busy = busy.some((page) => page.records.length > 0) || (others.length < 2 && listing.records.size > 0);
       this.apply(poll, listing.records, listing.truncated, left);
       poll.listedWith = caller.token;
-      poll.failures = 0;
-      delay = this.paceOf(poll);
+      return poll.timer.pace(poll.busy);
     } catch (error) {
-      if (poll.end.ended) return;
+      if (poll.end.ended) return null;
       if (isAuthError(error)) {
         this.revokeToken(caller.token ?? '', error);
-        delay = 0;
-      } else {
-        // A first listing that fails fails its waiting subscribers: a model GitLab cannot filter by state, say.
-        for (const waiter of poll.waiters.splice(0)) waiter.reject(error);
-        poll.failures++;
-        const retryAfter = Number((error as GraphQLError).extensions?.retryAfterSeconds ?? 0) * 1000;
-        delay = Math.min(this.options.maxBackoffMs, Math.max(retryAfter, this.options.fastPollMs * 2 ** poll.failures));
+        return 0;
       }
-    } finally {
-      poll.polling = false;
+      // A first listing that fails fails its waiting subscribers: a model GitLab cannot filter by state, say.
+      for (const waiter of poll.waiters.splice(0)) waiter.reject(error);
+      return poll.timer.backOff(error);
     }
-    this.schedule(poll, delay);
   }
 
   /** The first LIVE_MAX_IDENTIFIERS records in the state, in GitLab's order, and whether more are in it. */
@@ -234,6 +208,7 @@ export class StateWatcher {
 
   /** Publishes what changed since the last listing, and makes this listing the current members. */
   private apply(poll: StatePoll, listed: Map<string, RecordJson>, truncated: boolean, left: Map<string, RecordJson | Error>): void {
+    const max = this.options.maxIdentifiers ?? DEFAULT_MAX_IDENTIFIERS;
     const observedAt = new Date().toISOString();
     const changes: RecordChange[] = [];
     const disappeared: string[] = [];
@@ -256,9 +231,21 @@ export class StateWatcher {
         continue;
       }
       const state = value.checksum_information?.checksum_state ?? 'disabled';
-      // Still in the state, beyond the first LIVE_MAX_IDENTIFIERS: no longer watched, and nothing happened to it.
-      if (state === poll.state) continue;
-      changes.push({ key, record: value, signature: signatureOf(value), previousState: poll.state, state, observedAt });
+      const signature = signatureOf(value);
+      if (state === poll.state) {
+        // Still in the state: pushed beyond the first LIVE_MAX_IDENTIFIERS by lower ones, or back in it (failed again)
+        // by the time it was read. It stays watched until it leaves, up to twice LIVE_MAX_IDENTIFIERS records in all.
+        const before = poll.members.get(key)!;
+        if (members.size >= 2 * max) continue;
+        if (before.signature === signature) {
+          members.set(key, before);
+          continue;
+        }
+        members.set(key, { record: value, signature, observedAt });
+        changes.push({ key, record: value, signature, previousState: poll.state, state, observedAt });
+        continue;
+      }
+      changes.push({ key, record: value, signature, previousState: poll.state, state, observedAt });
     }
     for (const key of poll.members.keys()) if (!members.has(key) && !left.has(key) && !listed.has(key)) disappeared.push(key);
     // Every record of this batch is in the watch set while it is handed out; the ones that left go after.

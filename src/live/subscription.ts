@@ -190,7 +190,8 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
       const first = await unlessEnded(Promise.race([states.current(caller, this.model, state), stopped]), end);
       // Ended meanwhile (its token refused, or the gateway is closing): what it was told is in the buffer.
       if (this.ended || !first) return this;
-      this.offerFirst(first, []);
+      // Even with no record in the state: a batch subscriber learns at once that none is.
+      this.offerFirst(first, [], true);
       this.started = true;
       return this;
     } catch (error) {
@@ -202,7 +203,7 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
   }
 
   /** The current states: in a batch stream one batch, shared by every subscriber of the set who gets the same states. */
-  private offerFirst(changes: RecordChange[], unknownKeys: readonly string[]): void {
+  private offerFirst(changes: RecordChange[], unknownKeys: readonly string[], evenEmpty = false): void {
     const truncated = this.watched.truncated === true;
     const unknownIdentifiers = identifiersOf(this.watched, unknownKeys);
     if (this.delivery === 'each') {
@@ -213,7 +214,7 @@ export class RecordStream implements AsyncIterableIterator<LiveEvent> {
     const last = this.watched.firstBatch;
     const same = last !== undefined && last.truncated === truncated && last.unknownIdentifiers === unknownIdentifiers && last.changes.length === changes.length && changes.every((change, i) => last.changes[i] === change);
     const batch = same ? last : (this.watched.firstBatch = { changes, unknownIdentifiers, truncated });
-    if (changes.length > 0 || unknownIdentifiers.length > 0) this.push({ batch, model: this.model });
+    if (changes.length > 0 || unknownIdentifiers.length > 0 || evenEmpty) this.push({ batch, model: this.model });
   }
 
   private offerBatch(batch: ChangeBatch): void {

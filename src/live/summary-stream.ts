@@ -3,7 +3,7 @@
 import type { GraphQLError } from 'graphql';
 import { isUnknownModel, type Caller } from '../gitlab/client.js';
 import type { ModelInfo } from '../models.js';
-import type { OperationEnd } from '../operation-end.js';
+import { OperationEnd } from '../operation-end.js';
 import { sameCounts, type ModelSummary, type SummaryWatch, type SummaryWatcher } from './summary-watch.js';
 
 export type SummaryEvent = { summary: ModelSummary } | { failed: GraphQLError };
@@ -35,6 +35,7 @@ export class SummaryStream implements AsyncIterableIterator<SummaryEvent> {
     try {
       for (const model of this.models) {
         const watch: SummaryWatch = {
+          subscription: this,
           caller,
           deliver: (summary) => this.offer(summary),
           fail: (error) => this.fail(error),
@@ -42,10 +43,12 @@ export class SummaryStream implements AsyncIterableIterator<SummaryEvent> {
         };
         this.stops.set(model, this.summaries.watch(model, watch));
       }
+      // Once the first summaries are in, or one of them failed, none is waited for any more.
+      const reading = OperationEnd.within(end);
       const firsts = await Promise.all(
         this.models.map(async (model) => {
           try {
-            return this.summaries.latest(caller, model) ?? (await this.summaries.summarize({ ...caller, end }, model));
+            return this.summaries.latest(caller, model) ?? (await this.summaries.summarize({ ...caller, end: reading }, model));
           } catch (error) {
             if (!this.leaveOutUnknown || !isUnknownModel(error)) throw error;
             this.stops.get(model)?.();
@@ -54,6 +57,7 @@ export class SummaryStream implements AsyncIterableIterator<SummaryEvent> {
           }
         }),
       );
+      reading.end();
       for (const summary of firsts) if (summary) this.offer(summary);
       return this;
     } catch (error) {

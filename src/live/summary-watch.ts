@@ -7,7 +7,8 @@ import type { Metrics } from '../metrics.js';
 import { CHECKSUM_STATES, type ChecksumStateName, type ModelInfo } from '../models.js';
 import { OperationEnd } from '../operation-end.js';
 import type { CallBudget } from './call-budget.js';
-import { isAuthError, type TokenChecker } from './token-checker.js';
+import { isAuthError, tokenKey, type TokenChecker } from './token-checker.js';
+import { PollTimer } from './poll-timer.js';
 import { TokenRechecks } from './token-rechecks.js';
 import type { LiveOptions } from './watcher.js';
 
@@ -24,6 +25,8 @@ export interface ModelSummary extends ModelCounts {
 
 /** One verificationSummaryChanged subscription's interest in one model. */
 export interface SummaryWatch {
+  /** The subscription it belongs to: one subscription watches each of its models. */
+  subscription: object;
   caller: Caller;
   deliver(summary: ModelSummary): void;
   /** Ends the subscription: GitLab stopped accepting its token. */
@@ -38,7 +41,6 @@ const PACE_WINDOW_MS = 5 * 60_000;
 const PACE_SAMPLES = 64;
 /** A pace needs observations at least this far apart. */
 const PACE_MIN_SPAN_MS = 1_000;
-const SETTLED_AFTER_HURRY_MS = 10_000;
 
 /** Records waiting for verification or being verified. */
 const backlogOf = (states: Record<ChecksumStateName, Count>) => states.pending.count + states.started.count;
@@ -73,7 +75,10 @@ class Computation {
 
   constructor(readonly token: string) {}
 
-  /** Its summary, unless `end` (the waiter's operation) ends first. A waiter without an end holds it to the finish. */
+  /**
+   * Its summary, unless `end` (the waiter's operation, or its part of it) ends first; the waiter leaves then. A waiter
+   * without an end holds it to the finish.
+   */
   join(end?: OperationEnd): Promise<ModelSummary> {
     this.waiting++;
     if (!end) return this.promise;
@@ -90,11 +95,7 @@ class Computation {
 class SummaryPoll {
   readonly watches = new Set<SummaryWatch>();
   latest: ModelSummary | null = null;
-  timer: NodeJS.Timeout | null = null;
-  dueAt = Infinity;
-  polling = false;
-  failures = 0;
-  fastUntil = 0;
+  timer!: PollTimer;
   /** Ended when its last watch leaves: a computation only it waited for is cut off then. */
   readonly end = new OperationEnd();
 
@@ -108,6 +109,10 @@ export class SummaryWatcher {
   private readonly backlogs = new Map<ModelInfo, Backlog>();
   private readonly largest = new Map<ModelInfo, ChecksumStateName>();
   private seq = 0;
+  /** GitLab's verdicts under way on tokens joining a computation (see verify), by the token's hash. */
+  private readonly verdicts = new Map<string, Promise<GraphQLError | null>>();
+  /** Open subscriptions -> how many models each one watches. */
+  private readonly modelsPerSubscription = new Map<object, number>();
   private readonly rechecks: TokenRechecks;
 
   constructor(
@@ -121,10 +126,9 @@ export class SummaryWatcher {
     this.rechecks = new TokenRechecks(tokens, budget, options.authRecheckMs, callers, (token, error) => this.revokeToken(token, error));
   }
 
+  /** verificationSummaryChanged subscriptions open now, whatever the number of models each one watches. */
   get activeSubscriptions(): number {
-    let n = 0;
-    for (const poll of this.polls.values()) n += poll.watches.size;
-    return n;
+    return this.modelsPerSubscription.size;
   }
 
   /**
@@ -132,12 +136,19 @@ export class SummaryWatcher {
    * own, from the cache of GitLab's verdicts when it is fresh), else a new one with the caller's token.
    */
   async summarize(caller: Caller, model: ModelInfo): Promise<ModelSummary> {
-    const running = this.computations.get(model);
-    if (running && running.token !== caller.token) {
-      const [summary] = await Promise.all([running.join(caller.end), this.verify(caller)]);
-      return summary;
+    // This caller's wait ends when it has its answer, or gave up (a refused token, a sibling field's error, its client
+    // left): a computation nobody waits for any more makes no more calls.
+    const waiting = OperationEnd.within(caller.end);
+    try {
+      const running = this.computations.get(model);
+      if (running && running.token !== caller.token) {
+        const [summary] = await Promise.all([running.join(waiting), this.verify(caller)]);
+        return summary;
+      }
+      return await (running ?? this.compute(caller, model, false)).join(waiting);
+    } finally {
+      waiting.end();
     }
-    return (running ?? this.compute(caller, model, false)).join(caller.end);
   }
 
   /** The last summary a poll made, if the caller may see it without asking GitLab again. */
@@ -149,10 +160,15 @@ export class SummaryWatcher {
   /** Starts polling a model for this watch (the first summary is the subscriber's to read); returns the stop. */
   watch(model: ModelInfo, watch: SummaryWatch): () => void {
     let poll = this.polls.get(model);
-    if (!poll) this.polls.set(model, (poll = new SummaryPoll(model)));
+    if (!poll) {
+      const created = new SummaryPoll(model);
+      created.timer = new PollTimer(this.options, () => this.cycle(created));
+      this.polls.set(model, (poll = created));
+    }
     poll.watches.add(watch);
+    this.modelsPerSubscription.set(watch.subscription, (this.modelsPerSubscription.get(watch.subscription) ?? 0) + 1);
     this.metrics?.summarySubscriptions.set(this.activeSubscriptions);
-    this.schedule(poll, this.paceOf(poll));
+    poll.timer.schedule(this.paceOf(poll));
     this.rechecks.start();
     const watched = poll;
     let stopped = false;
@@ -167,14 +183,13 @@ export class SummaryWatcher {
   hurry(model: ModelInfo): void {
     const poll = this.polls.get(model);
     if (!poll) return;
-    poll.fastUntil = Date.now() + Math.max(SETTLED_AFTER_HURRY_MS, 3 * this.options.fastPollMs);
-    this.schedule(poll, this.options.fastPollMs);
+    poll.timer.hurry();
   }
 
   close(): void {
     for (const poll of [...this.polls.values()]) {
       for (const watch of [...poll.watches]) watch.end();
-      if (poll.timer) clearTimeout(poll.timer);
+      poll.timer.stop();
       poll.end.end();
     }
     this.polls.clear();
@@ -182,10 +197,19 @@ export class SummaryWatcher {
     this.rechecks.stop();
   }
 
-  /** GitLab's verdict on a token that joins a computation made with another: throws its rejection. */
+  /**
+   * GitLab's verdict on a token that joins a computation made with another: throws its rejection. Asked every time (a
+   * query's own calls would have been judged), in one call shared by the queries of that token that join meanwhile.
+   */
   private async verify(caller: Caller): Promise<void> {
-    if (!caller.token || this.tokens.isFresh(caller.token)) return;
-    const rejection = await this.tokens.check({ token: caller.token, header: caller.header, requestId: caller.requestId, end: caller.end });
+    if (!caller.token) return;
+    const key = tokenKey(caller.token);
+    let verdict = this.verdicts.get(key);
+    if (!verdict) {
+      verdict = this.tokens.check({ token: caller.token, header: caller.header, requestId: caller.requestId }).finally(() => this.verdicts.delete(key));
+      this.verdicts.set(key, verdict);
+    }
+    const rejection = await verdict;
     if (rejection) throw rejection;
   }
 
@@ -211,7 +235,7 @@ export class SummaryWatcher {
         if (poll) {
           this.publish(poll, summary);
           // The pace follows what was just learnt: a backlog found by a subscriber's first read makes the poll fast.
-          this.schedule(poll, this.paceOf(poll));
+          poll.timer.schedule(this.paceOf(poll));
         }
         return summary;
       })
@@ -243,10 +267,13 @@ export class SummaryWatcher {
 
   private unwatch(poll: SummaryPoll, watch: SummaryWatch): void {
     poll.watches.delete(watch);
+    const models = (this.modelsPerSubscription.get(watch.subscription) ?? 1) - 1;
+    if (models > 0) this.modelsPerSubscription.set(watch.subscription, models);
+    else this.modelsPerSubscription.delete(watch.subscription);
     this.metrics?.summarySubscriptions.set(this.activeSubscriptions);
     if (poll.watches.size === 0 && this.polls.get(poll.model) === poll) {
       // Nobody watches: no polling at all.
-      if (poll.timer) clearTimeout(poll.timer);
+      poll.timer.stop();
       this.polls.delete(poll.model);
       poll.end.end();
     }
@@ -255,49 +282,25 @@ export class SummaryWatcher {
 
   /** Fast while records wait for verification or are being verified, or just after a recalculation; else slow. */
   private paceOf(poll: SummaryPoll): number {
-    if (Date.now() < poll.fastUntil) return this.options.fastPollMs;
-    if (poll.latest && backlogOf(poll.latest.states) > 0) return this.options.fastPollMs;
-    return this.options.slowPollMs;
+    return poll.timer.pace(poll.latest !== null && backlogOf(poll.latest.states) > 0);
   }
 
-  private schedule(poll: SummaryPoll, delayMs: number): void {
-    if (this.polls.get(poll.model) !== poll || poll.polling) return;
-    const dueAt = Date.now() + delayMs;
-    if (poll.timer && poll.dueAt <= dueAt) return;
-    if (poll.timer) clearTimeout(poll.timer);
-    poll.dueAt = dueAt;
-    poll.timer = setTimeout(() => void this.cycle(poll), delayMs);
-    poll.timer.unref();
-  }
-
-  private async cycle(poll: SummaryPoll): Promise<void> {
-    poll.timer = null;
-    poll.dueAt = Infinity;
+  /** One poll of a model's counts: the computation under way if any (a query's), else a new one in the budget. */
+  private async cycle(poll: SummaryPoll): Promise<number | null> {
     const caller = [...poll.watches].find((watch) => watch.caller.token)?.caller;
-    if (this.polls.get(poll.model) !== poll || !caller) return;
-    poll.polling = true;
+    if (this.polls.get(poll.model) !== poll || !caller) return null;
     const running = this.computations.get(poll.model);
-    let delay: number;
     try {
       const summary = await (running ?? this.compute(caller, poll.model, true)).join(poll.end);
-      poll.failures = 0;
       this.publish(poll, summary);
-      delay = this.paceOf(poll);
+      return this.paceOf(poll);
     } catch (error) {
-      if (this.polls.get(poll.model) !== poll) return;
-      if (isAuthError(error)) {
-        // The token it was computed with no longer works: its subscriptions end, another one's token serves next.
-        this.revokeToken(running?.token ?? caller.token ?? '', error);
-        delay = 0;
-      } else {
-        poll.failures++;
-        const retryAfter = Number((error as GraphQLError).extensions?.retryAfterSeconds ?? 0) * 1000;
-        delay = Math.min(this.options.maxBackoffMs, Math.max(retryAfter, this.options.fastPollMs * 2 ** poll.failures));
-      }
-    } finally {
-      poll.polling = false;
+      if (this.polls.get(poll.model) !== poll) return null;
+      if (!isAuthError(error)) return poll.timer.backOff(error);
+      // The token it was computed with no longer works: its subscriptions end, another one's token serves next.
+      this.revokeToken(running?.token ?? caller.token ?? '', error);
+      return 0;
     }
-    this.schedule(poll, delay);
   }
 
   /** Hands a summary to every watch of its model when a count differs from the last one they got. */

@@ -1,11 +1,11 @@
 // Verification at model scale: counts per checksum state of whole models, as a query and live, with the pace of
 // verification measured from them.
-import type { GatewayContext } from '../context.js';
 import { gatewayError, missingToken } from '../errors.js';
-import { isUnknownModel } from '../gitlab/client.js';
+import { isUnknownModel, type Caller, type GitLabClient } from '../gitlab/client.js';
 import type { Count } from '../gitlab/counting.js';
 import { SummaryStream, type SummaryEvent } from '../live/summary-stream.js';
-import type { ModelSummary } from '../live/summary-watch.js';
+import type { ModelSummary, SummaryWatcher } from '../live/summary-watch.js';
+import { OperationEnd } from '../operation-end.js';
 import { CHECKSUM_STATES, MODELS_BY_ENUM, modelsOf, type ChecksumStateName, type ModelInfo } from '../models.js';
 import { builder } from './builder.js';
 import { ChecksumState, ModelName, modelOf } from './model-record.js';
@@ -60,15 +60,20 @@ const PROJECT = MODELS_BY_ENUM.get('PROJECT')!;
  * The models asked for, each once and in the order given; by default every model this GitLab knows. While the dialect
  * is not known yet, PROJECT (a model of both) is counted first: its first call teaches it, and its summary is kept.
  */
-async function modelsToCount(ctx: GatewayContext, names: readonly string[] | null | undefined): Promise<{ models: ModelInfo[]; counted: Map<ModelInfo, Promise<ModelSummary>> }> {
+async function modelsToCount(
+  summaries: SummaryWatcher,
+  client: GitLabClient,
+  caller: Caller,
+  names: readonly string[] | null | undefined,
+): Promise<{ models: ModelInfo[]; counted: Map<ModelInfo, Promise<ModelSummary>> }> {
   const counted = new Map<ModelInfo, Promise<ModelSummary>>();
   if (names) return { models: [...new Set(names)].map(modelOf), counted };
-  if (!ctx.client.dialect.known) {
-    const project = ctx.live.summaries.summarize(ctx.caller, PROJECT);
+  if (!client.dialect.known) {
+    const project = summaries.summarize(caller, PROJECT);
     await project;
     counted.set(PROJECT, project);
   }
-  return { models: modelsOf(ctx.client.dialect.dialect), counted };
+  return { models: modelsOf(client.dialect.dialect), counted };
 }
 
 builder.queryField('verificationSummary', (t) =>
@@ -82,19 +87,26 @@ builder.queryField('verificationSummary', (t) =>
     },
     resolve: async (_, args, ctx) => {
       if (!ctx.caller.token) throw missingToken(ctx.caller);
-      const { models, counted } = await modelsToCount(ctx, args.models);
-      const summaries = await Promise.all(
-        models.map(async (model) => {
-          try {
-            return await (counted.get(model) ?? ctx.live.summaries.summarize(ctx.caller, model));
-          } catch (error) {
-            // Every model this GitLab knows: a newer model an older GitLab of the same dialect lacks is not one of them.
-            if (!args.models && isUnknownModel(error)) return null;
-            throw error;
-          }
-        }),
-      );
-      return summaries.filter((summary): summary is ModelSummary => summary !== null);
+      // Once this field has its answer or its error, it waits for no model any more (see SummaryWatcher.summarize).
+      const field = OperationEnd.within(ctx.caller.end);
+      const caller = { ...ctx.caller, end: field };
+      try {
+        const { models, counted } = await modelsToCount(ctx.live.summaries, ctx.client, caller, args.models);
+        const summaries = await Promise.all(
+          models.map(async (model) => {
+            try {
+              return await (counted.get(model) ?? ctx.live.summaries.summarize(caller, model));
+            } catch (error) {
+              // Every model this GitLab knows: a newer model an older GitLab of the same dialect lacks is not one of them.
+              if (!args.models && isUnknownModel(error)) return null;
+              throw error;
+            }
+          }),
+        );
+        return summaries.filter((summary): summary is ModelSummary => summary !== null);
+      } finally {
+        field.end();
+      }
     },
   }),
 );
@@ -110,7 +122,7 @@ builder.subscriptionField('verificationSummaryChanged', (t) =>
     subscribe: async (_, args, ctx) => {
       if (!ctx.caller.token) throw missingToken(ctx.caller);
       if (args.models?.length === 0) throw gatewayError('BAD_USER_INPUT', 'models must name at least one model (or be omitted for all of them).');
-      const { models } = await modelsToCount(ctx, args.models);
+      const { models } = await modelsToCount(ctx.live.summaries, ctx.client, ctx.caller, args.models);
       // The polls serve every subscriber: none of them is cut off when this one leaves.
       const { token, header, requestId, end } = ctx.caller;
       return new SummaryStream(ctx.live.summaries, models, !args.models).start({ token, header, requestId }, end);
