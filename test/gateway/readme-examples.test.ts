@@ -4,7 +4,7 @@ import { parse, print, type OperationDefinitionNode } from 'graphql';
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { RecalculateDocument, RecordsOfTwoModelsDocument, WatchProjectsDocument, WatchProjectsInBatchesDocument } from '../generated/operations.js';
+import { FailingMergeRequestDiffsDocument, OverviewDocument, RecalculateDocument, RecordsOfTwoModelsDocument, VerificationProgressDocument, WatchProjectsDocument, WatchProjectsInBatchesDocument } from '../generated/operations.js';
 import { ADMIN, startHarness, type Harness } from '../support/gateway.js';
 
 const root = new URL('../../', import.meta.url);
@@ -25,7 +25,7 @@ describe('README examples', () => {
     const blocks = [...readme.matchAll(/```graphql\n([\s\S]*?)```/g)].map((m) => m[1]).join('\n');
     const inReadme = operationsIn(blocks);
     const inOperations = operationsIn(readFileSync(new URL('test/operations/readme.graphql', root), 'utf8'));
-    expect([...inReadme.keys()].sort()).toEqual(['Recalculate', 'RecordsOfTwoModels', 'WatchProjects', 'WatchProjectsInBatches']);
+    expect([...inReadme.keys()].sort()).toEqual(['FailingMergeRequestDiffs', 'Overview', 'Recalculate', 'RecordsOfTwoModels', 'VerificationProgress', 'WatchProjects', 'WatchProjectsInBatches']);
     expect(inReadme).toEqual(inOperations);
   });
 
@@ -95,6 +95,49 @@ describe('README examples', () => {
       });
       expect(first.map((e) => e.record.recordIdentifier)).toEqual(['1', '2', '3']);
       expect(first.every((e) => e.previousState === null && !Number.isNaN(Date.parse(e.observedAt)))).toBe(true);
+    } finally {
+      await client.dispose();
+    }
+  });
+
+  it('Overview: every model of the dialect, counted per state', async () => {
+    const res = await h.request(OverviewDocument);
+    expect(res.errors).toBeUndefined();
+    const summaries = res.data!.verificationSummary!;
+    expect(summaries).toHaveLength(20);
+    for (const summary of summaries) {
+      expect(summary.total).toBe(200);
+      expect(summary.states.map((s) => s.state)).toEqual(['PENDING', 'STARTED', 'SUCCEEDED', 'FAILED', 'DISABLED']);
+      expect(summary.states.reduce((sum, s) => sum + s.count, 0)).toBe(200);
+    }
+  });
+
+  it('VerificationProgress and FailingMergeRequestDiffs over graphql-ws: the current counts, and the failed records', async () => {
+    const client = createClient({ url: h.gateway.url.replace('http', 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { Authorization: `Bearer ${ADMIN}` } });
+    const first = <T>(query: string) =>
+      new Promise<T>((resolve, reject) => {
+        const stop = client.subscribe(
+          { query },
+          {
+            next: (result) => {
+              if (result.errors) return reject(new Error(JSON.stringify(result.errors)));
+              stop();
+              resolve(result.data as T);
+            },
+            error: reject,
+            complete: () => undefined,
+          },
+        );
+      });
+    try {
+      const progress = await first<{ verificationSummaryChanged: { model: string; total: number } }>(print(VerificationProgressDocument));
+      expect(progress.verificationSummaryChanged).toMatchObject({ model: 'LFS_OBJECT', total: 200 });
+      type Batch = { checksumStateChangeBatches: { truncated: boolean; changes: { state: string; previousState: unknown; record: { checksumInformation: { checksumFailure: string | null } } }[] } };
+      const failing = await first<Batch>(print(FailingMergeRequestDiffsDocument));
+      const { changes, truncated } = failing.checksumStateChangeBatches;
+      expect(truncated).toBe(false);
+      expect(changes.length).toBeGreaterThan(0);
+      expect(changes.every((c) => c.state === 'FAILED' && c.previousState === null && c.record.checksumInformation.checksumFailure)).toBe(true);
     } finally {
       await client.dispose();
     }
