@@ -11,18 +11,21 @@ import { runBatching } from './scenarios/batching.js';
 import { runFanout } from './scenarios/fanout.js';
 import { runOverhead } from './scenarios/overhead.js';
 import { runScale } from './scenarios/scale.js';
+import { runSummary } from './scenarios/summary.js';
 
 const SCENARIOS: Record<string, (options: RunOptions) => Promise<ScenarioResult>> = {
   overhead: runOverhead,
   batching: runBatching,
   fanout: runFanout,
   scale: runScale,
+  summary: runSummary,
 };
 
 const USAGE = `Usage: npm run bench -- [--only ${Object.keys(SCENARIOS).join(',')}] [--quick] [--subscribers 1,100,1000,10000] [--delivery each,batch] [--out FILE]
 
   --only          comma-separated scenarios to run (default: all, in this order)
-  --quick         shorter durations, fewer repetitions, fan-out up to 1,000 subscribers (for development)
+  --quick         shorter durations, fewer repetitions, fan-out up to 1,000 subscribers, summary at 200,000 records
+                  per model and up to 100 subscribers (for development)
   --subscribers   fan-out: subscriber counts to run (default 1,100,1000,10000; quick 1,100,1000)
   --delivery      fan-out: which subscription, each (checksumStateChanged, a message per record change), batch
                   (checksumStateChangeBatches, a message per observation), or both (default each,batch)
