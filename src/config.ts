@@ -32,6 +32,8 @@ export interface Config {
   /** Introspection and GraphiQL: on in demo mode, off in front of a real GitLab unless asked for. */
   introspection: boolean;
   graphiql: boolean;
+  /** The verification monitor page at / and /monitor: on in demo mode, off in front of a real GitLab unless asked for. */
+  monitor: boolean;
   /** Origins allowed to call cross-origin; empty allows none. `*` allows any, `scheme://host:*` any port of a host. */
   corsOrigins: string[];
   limits: {
@@ -73,7 +75,11 @@ export interface Config {
     maxWatchedIdentifiers: number;
     /** Calls to GitLab the live layer starts per second at most (polls, first reads, token re-checks). */
     maxUpstreamCallsPerSecond: number;
+    /** How long a replica's lease on a poll lasts without renewal (with Redis): a dead poller is replaced within two. */
+    leaseMs: number;
   };
+  /** Replicas share their polls and changes through Redis; null: one process, everything in memory. */
+  redis: { url: string; keyPrefix: string } | null;
 }
 
 export class ConfigError extends Error {}
@@ -108,6 +114,20 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
   if (raw === undefined || raw === '') return fallback;
   if (!(allowed as readonly string[]).includes(raw)) throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
   return raw as T;
+}
+
+/** A redis:// or rediss:// URL (a password may be in it: it is never logged or echoed). */
+function redisUrl(env: Env, name: string): string | null {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return null;
+  let protocol: string;
+  try {
+    protocol = new URL(raw).protocol;
+  } catch {
+    throw new ConfigError(`${name} must be a redis:// or rediss:// URL such as redis://127.0.0.1:6379`);
+  }
+  if (protocol !== 'redis:' && protocol !== 'rediss:') throw new ConfigError(`${name} must be a redis:// or rediss:// URL such as redis://127.0.0.1:6379`);
+  return raw;
 }
 
 function bool(env: Env, name: string, fallback: boolean): boolean {
@@ -189,6 +209,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
     introspection: bool(env, 'GRAPHQL_INTROSPECTION', demo),
     graphiql: bool(env, 'GRAPHIQL', demo),
+    monitor: bool(env, 'MONITOR', demo),
     corsOrigins: demo && !env.CORS_ORIGINS ? DEMO_CORS_ORIGINS : origins(env, 'CORS_ORIGINS'),
     limits: {
       requestBodyBytes: integer(env, 'MAX_REQUEST_BODY_BYTES', 1_000_000, 1_000),
@@ -221,6 +242,16 @@ export function loadConfig(env: Env = process.env): Config {
       maxSubscriptionsPerConnection: integer(env, 'LIVE_MAX_SUBSCRIPTIONS_PER_CONNECTION', 100, 1, 100_000),
       // 20: a fast poll of 2,000 watched records (20 calls of 100) every second, a small share of what one GitLab serves.
       maxUpstreamCallsPerSecond: integer(env, 'LIVE_MAX_UPSTREAM_CALLS_PER_SECOND', 20, 1, 10_000),
+      leaseMs: integer(env, 'LIVE_LEASE_MS', 5_000, 200, 600_000),
     },
+    redis: redisOf(env),
   };
+}
+
+function redisOf(env: Env): Config['redis'] {
+  const url = redisUrl(env, 'REDIS_URL');
+  if (!url) return null;
+  const keyPrefix = env.REDIS_KEY_PREFIX ?? 'dmg:';
+  if (!/^[\x21-\x7e]{1,64}$/.test(keyPrefix)) throw new ConfigError(`REDIS_KEY_PREFIX must be 1 to 64 visible ASCII characters, got "${keyPrefix.slice(0, 80)}"`);
+  return { url, keyPrefix };
 }

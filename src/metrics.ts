@@ -11,6 +11,9 @@ export class Metrics {
   readonly subscriptions = new Gauge({ name: 'gateway_live_subscriptions', help: 'Active live subscriptions (checksumStateChanged and checksumStateChangeBatches)', registers: [this.registry] });
   readonly summarySubscriptions = new Gauge({ name: 'gateway_summary_subscriptions', help: 'Active verificationSummaryChanged subscriptions', registers: [this.registry] });
   readonly summaryComputations = new Counter({ name: 'gateway_summary_computations_total', help: 'Counts of a model computed (each shared by every query and subscriber that waited for it), by model and outcome', labelNames: ['model', 'outcome'], registers: [this.registry] });
+  readonly redisConnected = new Gauge({ name: 'gateway_redis_connected', help: 'With REDIS_URL: 1 while both connections to Redis are ready, else 0', registers: [this.registry] });
+  readonly liveDegraded = new Gauge({ name: 'gateway_live_degraded', help: 'With REDIS_URL: 1 while Redis cannot be used and this replica polls GitLab for itself, else 0', registers: [this.registry] });
+  readonly pollsLed = new Gauge({ name: 'gateway_live_polls_led', help: 'Models this replica polls for the whole cluster (it holds their lease), by kind of poll', labelNames: ['kind'], registers: [this.registry] });
   readonly sockets = new Gauge({ name: 'gateway_websocket_connections', help: 'Open graphql-ws connections', registers: [this.registry] });
   readonly slowReaderWaits = new Counter({ name: 'gateway_websocket_slow_reader_waits_total', help: 'Times a graphql-ws message waited for its client to read what was already queued (1 MB)', registers: [this.registry] });
   readonly overflowCloses = new Counter({ name: 'gateway_websocket_overflow_closes_total', help: 'graphql-ws connections cut off because more than WS_MAX_BUFFERED_BYTES was queued for them', registers: [this.registry] });

@@ -9,6 +9,7 @@ import type { Config } from './config.js';
 import { ORIGIN_REFUSED, refusedOrigin } from './cors.js';
 import { GitLabClient } from './gitlab/client.js';
 import { GRAPHIQL_ASSETS_PATH, serveGraphiQLAsset } from './graphiql.js';
+import { LocalCluster, RedisCluster } from './live/cluster.js';
 import { InMemoryChangeBus } from './live/pubsub.js';
 import { TokenChecker } from './live/token-checker.js';
 import { Watcher } from './live/watcher.js';
@@ -101,7 +102,9 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
   }
   // One cache of GitLab's verdicts on tokens: the WebSocket connection check and the live layer's checks share it.
   const tokens = new TokenChecker(client, { ...config.tokenCache, freshMs: config.live.authRecheckMs });
-  const live = new Watcher(client, new InMemoryChangeBus(), config.live, metrics, tokens);
+  // With REDIS_URL the replicas share their polls and changes; alone, the process is its own cluster.
+  const cluster = config.redis ? new RedisCluster(config.redis.url, config.redis.keyPrefix, config.live.leaseMs, logger, metrics) : new LocalCluster();
+  const live = new Watcher(client, new InMemoryChangeBus(), config.live, metrics, tokens, cluster);
   // One store of persisted queries for HTTP and graphql-ws: a hash registered over one works over the other.
   const persistedQueries = new PersistedQueryStore(config.persistedQueries);
   const yoga = createGatewayYoga(config, { client, live, logger, metrics, demoToken: options.demoToken, persistedQueries });
@@ -189,6 +192,8 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
       closing = true;
       const drained = new Promise<void>((resolve) => server.close(() => resolve()));
       live.close();
+      // Its leases go now: another replica takes the polls at once, not a lease period later.
+      const leftCluster = cluster.close();
       for (const socket of sockets.clients) socket.close(1001, 'Going away');
       sockets.close();
       // Keep-alive connections go as soon as their in-flight request is answered.
@@ -206,7 +211,7 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
       // No client waits for GitLab any more; a shared poll or a cut-off request may: do not wait for those answers
       // (close() would, up to the upstream timeouts, past SHUTDOWN_TIMEOUT_MS).
       droppingUpstream = true;
-      await client.destroy();
+      await Promise.all([client.destroy(), leftCluster]);
     },
   };
 }

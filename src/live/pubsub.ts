@@ -1,4 +1,5 @@
-// Where observed changes travel from the watcher to subscribers: in memory here; a Redis bus can take its place.
+// Where observed changes travel from the watcher to this process's subscribers (other replicas hear of them through
+// the cluster, see cluster.ts).
 import type { ChecksumStateName } from '../models.js';
 import type { RecordJson } from '../gitlab/client.js';
 
@@ -19,6 +20,8 @@ export interface ChangeBatch {
   changes: RecordChange[];
   /** recordKey() of the records GitLab knew and this observation answered as absent. */
   disappeared: string[];
+  /** When the read that saw them was sent (see Watcher's read numbers): orders observations across replicas. */
+  readSeq: number;
 }
 
 export interface ChangeBus {

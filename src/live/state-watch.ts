@@ -253,7 +253,7 @@ export class StateWatcher {
     poll.watched.truncated = truncated;
     poll.members = members;
     if (changes.length > 0 || disappeared.length > 0) {
-      const batch = { model: poll.model.enumName, changes, disappeared };
+      const batch = { model: poll.model.enumName, changes, disappeared, readSeq: Date.now() * 1000 };
       for (const watch of poll.watches) watch.deliver(batch);
     }
     for (const key of [...poll.watched.keys.keys()]) {

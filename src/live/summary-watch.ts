@@ -4,9 +4,10 @@ import type { GraphQLError } from 'graphql';
 import { clientLeft, type Caller, type GitLabClient } from '../gitlab/client.js';
 import { countModel, type Count, type ModelCounts } from '../gitlab/counting.js';
 import type { Metrics } from '../metrics.js';
-import { CHECKSUM_STATES, type ChecksumStateName, type ModelInfo } from '../models.js';
+import { CHECKSUM_STATES, MODELS_BY_ENUM, type ChecksumStateName, type ModelInfo } from '../models.js';
 import { OperationEnd } from '../operation-end.js';
 import type { CallBudget } from './call-budget.js';
+import { LocalCluster, type Cluster } from './cluster.js';
 import { isAuthError, tokenKey, type TokenChecker } from './token-checker.js';
 import { PollTimer } from './poll-timer.js';
 import { TokenRechecks } from './token-rechecks.js';
@@ -121,6 +122,8 @@ export class SummaryWatcher {
     private readonly budget: CallBudget,
     private readonly tokens: TokenChecker,
     private readonly metrics?: Metrics,
+    /** The other replicas: one of them polls a model's counts for all. */
+    private readonly cluster: Cluster = new LocalCluster(),
   ) {
     const callers = () => [...this.polls.values()].flatMap((poll) => [...poll.watches].map((watch) => watch.caller));
     this.rechecks = new TokenRechecks(tokens, budget, options.authRecheckMs, callers, (token, error) => this.revokeToken(token, error));
@@ -218,7 +221,8 @@ export class SummaryWatcher {
     const computation = new Computation(caller.token ?? '');
     // Shared by whoever joins: its calls end when all of them have left, not when the first one does.
     const calls: Caller = { token: caller.token, header: caller.header, requestId: caller.requestId, end: computation.end };
-    const seq = ++this.seq;
+    // Microseconds of the clock, made unique: comparable with the other replicas' summaries.
+    const seq = (this.seq = Math.max(this.seq + 1, Date.now() * 1000));
     const startedAt = Date.now();
     const list = async (query: Parameters<GitLabClient['list']>[2]) => {
       if (budgeted) await this.budget.take(() => !computation.end.ended);
@@ -276,6 +280,7 @@ export class SummaryWatcher {
       poll.timer.stop();
       this.polls.delete(poll.model);
       poll.end.end();
+      this.cluster.leave('summary', poll.model.enumName);
     }
     if (this.polls.size === 0) this.rechecks.stop();
   }
@@ -289,10 +294,13 @@ export class SummaryWatcher {
   private async cycle(poll: SummaryPoll): Promise<number | null> {
     const caller = [...poll.watches].find((watch) => watch.caller.token)?.caller;
     if (this.polls.get(poll.model) !== poll || !caller) return null;
+    // With other replicas, one of them counts this model for all (it holds the lease); the others hear its summaries.
+    if (!(await this.cluster.mayPoll('summary', poll.model.enumName))) return Math.min(this.paceOf(poll), this.cluster.recheckMs);
     const running = this.computations.get(poll.model);
     try {
       const summary = await (running ?? this.compute(caller, poll.model, true)).join(poll.end);
       this.publish(poll, summary);
+      this.cluster.publish({ type: 'summary', model: poll.model.enumName, summary: { ...summary, model: poll.model.enumName } });
       return this.paceOf(poll);
     } catch (error) {
       if (this.polls.get(poll.model) !== poll) return null;
@@ -301,6 +309,19 @@ export class SummaryWatcher {
       this.revokeToken(running?.token ?? caller.token ?? '', error);
       return 0;
     }
+  }
+
+  /** A summary another replica made (it polls the model for all): this replica's subscribers get it too. */
+  observeElsewhere(name: string, received: unknown): void {
+    const model = MODELS_BY_ENUM.get(name);
+    const poll = model && this.polls.get(model);
+    if (!poll) return;
+    const summary = { ...(received as Omit<ModelSummary, 'model'>), model };
+    let backlog = this.backlogs.get(model);
+    if (!backlog) this.backlogs.set(model, (backlog = new Backlog()));
+    backlog.add(Date.parse(summary.observedAt), backlogOf(summary.states));
+    this.publish(poll, summary);
+    poll.timer.schedule(this.paceOf(poll));
   }
 
   /** Hands a summary to every watch of its model when a count differs from the last one they got. */

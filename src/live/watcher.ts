@@ -3,8 +3,9 @@ import { GraphQLError } from 'graphql';
 import { gatewayError } from '../errors.js';
 import type { Caller, GitLabClient, RecordJson } from '../gitlab/client.js';
 import { fetchByIdentifiers, recordKey } from '../gitlab/loaders.js';
-import type { ChecksumStateName, ModelInfo } from '../models.js';
+import { MODELS_BY_ENUM, type ChecksumStateName, type ModelInfo } from '../models.js';
 import { CallBudget, CallNotWanted } from './call-budget.js';
+import { LocalCluster, type Cluster } from './cluster.js';
 import type { ChangeBatch, ChangeBus, RecordChange } from './pubsub.js';
 import { isAuthError, TokenChecker } from './token-checker.js';
 import type { Metrics } from '../metrics.js';
@@ -63,6 +64,8 @@ class ModelPoll {
   readonly watches = new Set<Watch>();
   /** recordKey() -> identifier and how many watches share it. */
   readonly watched = new Map<string, { identifier: string; refs: number }>();
+  /** Identifiers only other replicas watch (this replica polls for the cluster): recordKey() -> identifier. */
+  remote = new Map<string, string>();
   readonly observed = new Map<string, Observed>();
   /** Keys a successful read answered as absent -> that read's sequence number. They do not hold the fast pace. */
   readonly absent = new Map<string, number>();
@@ -122,6 +125,11 @@ function asksFor(read: PendingRead, keys: ReadonlyMap<string, string>): boolean 
   return true;
 }
 
+/** Watched here, or (this replica polling for the cluster) by another replica. */
+function isWatched(poll: ModelPoll, key: string): boolean {
+  return poll.watched.has(key) || poll.remote.has(key);
+}
+
 /** A per-record error that is the client's: GitLab refused the identifier itself (400). */
 const isRefusedIdentifier = (error: Error): error is GraphQLError => error instanceof GraphQLError && error.extensions.code === 'BAD_USER_INPUT';
 
@@ -151,11 +159,18 @@ export class Watcher {
     private readonly metrics?: Metrics,
     /** The gateway's one cache of GitLab's verdicts on tokens (see server.ts); a cache of its own otherwise. */
     tokens?: TokenChecker,
+    /** The other replicas (REDIS_URL), or none. */
+    private readonly cluster: Cluster = new LocalCluster(),
   ) {
     this.tokens = tokens ?? new TokenChecker(client, { ttlMs: options.authRecheckMs, freshMs: options.authRecheckMs, maxEntries: 10_000 });
     this.budget = new CallBudget(options.maxUpstreamCallsPerSecond, () => metrics?.liveUpstreamWaits.inc());
-    this.summaries = new SummaryWatcher(client, options, this.budget, this.tokens, metrics);
+    this.summaries = new SummaryWatcher(client, options, this.budget, this.tokens, metrics, cluster);
     this.states = new StateWatcher(client, options, this.budget, this.tokens, () => metrics?.subscriptions.set(this.activeSubscriptions));
+    cluster.onMessage((message) => {
+      if (message.type === 'changes') this.observeElsewhere(message.batch);
+      else if (message.type === 'hurry') this.hurryHere(message.model);
+      else this.summaries.observeElsewhere(message.model, message.summary);
+    });
   }
 
   /** checksumStateChanged and checksumStateChangeBatches subscriptions, by identifiers or by state. */
@@ -191,6 +206,7 @@ export class Watcher {
       else poll.watched.set(key, { identifier, refs: 1 });
     }
     this.watchedRecords += added;
+    if (added > 0) this.cluster.register(watch.model.enumName, [...watch.keys].filter(([key]) => poll.watched.get(key)?.refs === 1).map(([, id]) => id), []);
     this.schedule(poll, this.paceOf(poll));
     this.startRechecks();
     this.metrics?.subscriptions.set(this.activeSubscriptions);
@@ -248,7 +264,7 @@ export class Watcher {
     const newer = (key: string) => (poll.observed.get(key)?.readSeq ?? -1) > readSeq || (poll.absent.get(key) ?? -1) > readSeq;
     for (const record of records) {
       const key = recordKey(record.record_identifier)?.key;
-      if (!key || !poll.watched.has(key) || newer(key)) continue;
+      if (!key || !isWatched(poll, key) || newer(key)) continue;
       const before = poll.observed.get(key);
       const appeared = !before && poll.absent.delete(key);
       // An unchanged record keeps the signature object subscribers already hold, so each observation does not add one.
@@ -261,21 +277,54 @@ export class Watcher {
       }
     }
     for (const key of absentKeys) {
-      if (!poll.watched.has(key) || newer(key)) continue;
+      if (!isWatched(poll, key) || newer(key)) continue;
       poll.absent.set(key, readSeq);
       if (poll.observed.delete(key)) disappeared.push(key);
     }
     if (changes.length > 0 || disappeared.length > 0) {
       this.stats.published += changes.length;
-      const batch: ChangeBatch = { model: model.enumName, changes, disappeared };
+      const batch: ChangeBatch = { model: model.enumName, changes, disappeared, readSeq };
       this.bus.publish(batch);
+      this.cluster.publish({ type: 'changes', batch });
     }
+    this.schedule(poll, this.paceOf(poll));
+  }
+
+  /**
+   * Changes another replica observed: taken in as this replica's own observations of the records it watches (so a
+   * read here finds no change in them again), and handed to its subscribers. An observation older than what this
+   * replica knows of a record is left out: nobody gets an older state after a newer one.
+   */
+  private observeElsewhere(batch: ChangeBatch): void {
+    const model = MODELS_BY_ENUM.get(batch.model);
+    const poll = model && this.polls.get(model);
+    if (!poll) return;
+    const newer = (key: string) => (poll.observed.get(key)?.readSeq ?? -1) > batch.readSeq || (poll.absent.get(key) ?? -1) > batch.readSeq;
+    const changes: RecordChange[] = [];
+    const disappeared: string[] = [];
+    for (const change of batch.changes) {
+      if (!isWatched(poll, change.key) || newer(change.key)) continue;
+      const before = poll.observed.get(change.key);
+      poll.absent.delete(change.key);
+      poll.observed.set(change.key, { readSeq: batch.readSeq, signature: change.signature, state: change.state, record: change.record, observedAt: change.observedAt });
+      // Seen here already (this replica's own read of the same moment): nothing new for its subscribers.
+      if (before?.signature === change.signature) continue;
+      changes.push({ ...change, previousState: before ? before.state : change.previousState });
+    }
+    for (const key of batch.disappeared) {
+      if (!isWatched(poll, key) || newer(key)) continue;
+      poll.absent.set(key, batch.readSeq);
+      if (poll.observed.delete(key)) disappeared.push(key);
+    }
+    if (changes.length > 0 || disappeared.length > 0) this.bus.publish({ model: batch.model, changes, disappeared, readSeq: batch.readSeq });
     this.schedule(poll, this.paceOf(poll));
   }
 
   /** Numbers reads in the order they are sent. */
   private nextReadSeq(): number {
-    return ++this.readSeq;
+    // Microseconds of the clock, made unique: comparable with the numbers of the other replicas' reads.
+    this.readSeq = Math.max(this.readSeq + 1, Date.now() * 1000);
+    return this.readSeq;
   }
 
   /**
@@ -323,8 +372,15 @@ export class Watcher {
     }
   }
 
-  /** A recalculation went through the gateway: watch this model closely for a while. */
+  /** A recalculation went through this replica: every replica watches this model closely for a while. */
   hurry(model: ModelInfo): void {
+    this.cluster.publish({ type: 'hurry', model: model.enumName });
+    this.hurryHere(model.enumName);
+  }
+
+  private hurryHere(name: string): void {
+    const model = MODELS_BY_ENUM.get(name);
+    if (!model) return;
     this.summaries.hurry(model);
     this.states.hurry(model);
     const poll = this.polls.get(model);
@@ -353,7 +409,7 @@ export class Watcher {
    * records is still watched is not made (its subscribers left while it waited).
    */
   private upstreamFor(poll: ModelPoll): GitLabClient {
-    const wanted = (identifiers: readonly string[]) => this.polls.get(poll.model) === poll && keysOf(identifiers).some((key) => poll.watched.has(key));
+    const wanted = (identifiers: readonly string[]) => this.polls.get(poll.model) === poll && keysOf(identifiers).some((key) => isWatched(poll, key));
     const list: GitLabClient['list'] = async (caller, model, query) => {
       if (!wanted(query.identifiers ?? [])) throw new CallNotWanted();
       await this.budget.take(() => wanted(query.identifiers ?? []));
@@ -379,6 +435,7 @@ export class Watcher {
   private unwatch(poll: ModelPoll, watch: Watch): void {
     poll.watches.delete(watch);
     this.metrics?.subscriptions.set(this.activeSubscriptions);
+    const removed: string[] = [];
     for (const key of watch.keys.keys()) {
       const entry = poll.watched.get(key);
       if (entry && --entry.refs === 0) {
@@ -386,13 +443,16 @@ export class Watcher {
         this.watchedRecords--;
         poll.observed.delete(key);
         poll.absent.delete(key);
+        removed.push(entry.identifier);
       }
     }
+    if (removed.length > 0) this.cluster.register(poll.model.enumName, [], removed);
     if (poll.watches.size === 0) {
-      // Nobody watches: no polling at all.
+      // Nobody watches: no polling at all, here or for the cluster.
       if (poll.timer) clearTimeout(poll.timer);
       poll.unsubscribeBus?.();
       this.polls.delete(poll.model);
+      this.cluster.leave('records', poll.model.enumName);
     }
     if (this.polls.size === 0 && this.recheckTimer) {
       clearInterval(this.recheckTimer);
@@ -430,21 +490,31 @@ export class Watcher {
     const caller = this.pollingCaller(poll);
     if (!caller) return;
     poll.polling = true;
+    // With other replicas, one of them polls this model for all (it holds the lease); the others hear of its changes.
+    const mine = await this.cluster.mayPoll('records', poll.model.enumName);
+    if (!mine || this.polls.get(poll.model) !== poll) {
+      poll.polling = false;
+      this.forgetWatchedElsewhere(poll);
+      this.schedule(poll, Math.min(this.paceOf(poll), this.cluster.recheckMs));
+      return;
+    }
+    await this.takeInWatchedElsewhere(poll);
     this.stats.cycles++;
     const started = performance.now();
     let outcome = 'success';
     let delay: number;
     try {
       const readSeq = this.nextReadSeq();
-      const keys = [...poll.watched.keys()];
-      const found = await fetchByIdentifiers(this.upstreamFor(poll), caller, poll.model, [...poll.watched.values()].map((w) => w.identifier));
+      const keys = [...poll.watched.keys(), ...poll.remote.keys()];
+      const identifiers = [...[...poll.watched.values()].map((w) => w.identifier), ...poll.remote.values()];
+      const found = await fetchByIdentifiers(this.upstreamFor(poll), caller, poll.model, identifiers);
       this.observe(poll.model, recordsOf(found), readSeq, absentKeysOf(keys, found));
       // Only the errors of records still watched count; a call skipped for want of watchers is no failure.
       let authFailure: GraphQLError | undefined;
       let failure: Error | undefined;
       const refused = new Map<string, GraphQLError>();
       for (const [key, value] of found) {
-        if (!(value instanceof Error) || value instanceof CallNotWanted || !poll.watched.has(key)) continue;
+        if (!(value instanceof Error) || value instanceof CallNotWanted || !isWatched(poll, key)) continue;
         if (isAuthError(value)) authFailure ??= value;
         else if (isRefusedIdentifier(value)) refused.set(key, value);
         else failure ??= value;
@@ -472,6 +542,27 @@ export class Watcher {
       this.metrics?.pollDuration.observe({ model: poll.model.enumName }, (performance.now() - started) / 1000);
     }
     this.schedule(poll, delay);
+  }
+
+  /** Polling for the cluster: the records only other replicas watch are read and published with this replica's own. */
+  private async takeInWatchedElsewhere(poll: ModelPoll): Promise<void> {
+    const remote = new Map<string, string>();
+    for (const identifier of await this.cluster.watchedElsewhere(poll.model.enumName)) {
+      const key = recordKey(identifier)?.key;
+      if (key && !poll.watched.has(key)) remote.set(key, identifier);
+    }
+    this.forgetWatchedElsewhere(poll, remote);
+    poll.remote = remote;
+  }
+
+  /** What this replica knew of records only others watch, no longer watched anywhere (or polled by another replica). */
+  private forgetWatchedElsewhere(poll: ModelPoll, still: ReadonlyMap<string, string> = new Map()): void {
+    for (const key of poll.remote.keys()) {
+      if (still.has(key) || poll.watched.has(key)) continue;
+      poll.observed.delete(key);
+      poll.absent.delete(key);
+    }
+    if (still.size === 0) poll.remote = new Map();
   }
 
   /** Ends every subscription that watches one of these keys, with the error GitLab gave for it. */
