@@ -11,6 +11,7 @@ import { runBatching } from './scenarios/batching.js';
 import { runFanout } from './scenarios/fanout.js';
 import { runOverhead } from './scenarios/overhead.js';
 import { runScale } from './scenarios/scale.js';
+import { runScaleOut } from './scenarios/scale-out.js';
 import { runSummary } from './scenarios/summary.js';
 
 const SCENARIOS: Record<string, (options: RunOptions) => Promise<ScenarioResult>> = {
@@ -19,6 +20,7 @@ const SCENARIOS: Record<string, (options: RunOptions) => Promise<ScenarioResult>
   fanout: runFanout,
   scale: runScale,
   summary: runSummary,
+  'scale-out': runScaleOut,
 };
 
 const USAGE = `Usage: npm run bench -- [--only ${Object.keys(SCENARIOS).join(',')}] [--quick] [--subscribers 1,100,1000,10000] [--delivery each,batch] [--out FILE]
@@ -30,6 +32,7 @@ const USAGE = `Usage: npm run bench -- [--only ${Object.keys(SCENARIOS).join(','
   --delivery      fan-out: which subscription, each (checksumStateChanged, a message per record change), batch
                   (checksumStateChangeBatches, a message per observation), or both (default each,batch)
   --out           where the JSON goes (default bench/results/latest.json)
+  scale-out runs 1 and then 3 gateways on a redis-server of its own (3,000 subscribers; quick 300); skipped without redis-server
 `;
 
 function parse() {

@@ -3,12 +3,11 @@
 // from the poll cycle that saw a change (the event's observedAt) to each subscriber, and gateway RSS per subscriber.
 // Each level runs twice: subscribers of checksumStateChanged (a message per record change) and of its batches (a
 // message per observation). After each run, its floor: the same observations replayed without GraphQL (runFloor).
-import { fork, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { SubscriberProcess } from '../lib/subscriber-process.js';
 import { figure, type Figure, type RunOptions, type ScenarioResult } from '../lib/figures.js';
 import { connectInspector, heapUsedAfterGc, inspectorUrlOf, type Inspector } from '../lib/inspector.js';
 import { median, round, sleep } from '../lib/load.js';
-import { ADMIN_TOKEN, metricValue, procCpuSeconds, REPO_ROOT, startFloor, startGatewayProcess, startStandalone, type GatewayProcess, type StandaloneStandIn } from '../lib/processes.js';
+import { ADMIN_TOKEN, metricValue, procCpuSeconds, startFloor, startGatewayProcess, startStandalone, type GatewayProcess, type StandaloneStandIn } from '../lib/processes.js';
 import type { ReplayedObservation } from '../lib/bare-broadcaster.js';
 import type { Delivery, ParentMessage, ReadyMessage, ReportMessage } from '../lib/subscribers.js';
 import type { LoggedRequest } from '../../test/support/standalone.js';
@@ -19,7 +18,6 @@ const FAST_POLL_MS = 250;
 /** RSS per subscriber is judged only where the subscribers' share dwarfs the noise of a process's RSS. */
 const RSS_JUDGED_FROM = 1000;
 const WARM_UP_SUBSCRIBERS = 200;
-const SUBSCRIBER_SCRIPT = fileURLToPath(new URL('../lib/subscribers.ts', import.meta.url));
 
 interface Level {
   subscribers: number;
@@ -76,47 +74,6 @@ interface Floor {
   loadProcessCpuUsPerEvent: number | null;
 }
 
-class LoadProcess {
-  private readonly child: ChildProcess;
-  private waiting: ((message: ReadyMessage | ReportMessage) => void) | null = null;
-
-  constructor() {
-    this.child = fork(SUBSCRIBER_SCRIPT, [], { cwd: REPO_ROOT, execArgv: ['--import', 'tsx', '--max-old-space-size=4096'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    this.child.on('message', (message: ReadyMessage | ReportMessage) => {
-      const resolve = this.waiting;
-      this.waiting = null;
-      resolve?.(message);
-    });
-  }
-
-  send(message: ParentMessage): void {
-    this.child.send(message);
-  }
-
-  ask<T extends ReadyMessage | ReportMessage>(message: ParentMessage, timeoutMs: number): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the subscriber process did not answer "${message.type}" within ${timeoutMs} ms`)), timeoutMs);
-      this.waiting = (answer) => {
-        clearTimeout(timer);
-        resolve(answer as T);
-      };
-      this.send(message);
-    });
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
-    try {
-      this.send({ type: 'stop' });
-    } catch {
-      this.child.kill('SIGKILL');
-    }
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(timer);
-  }
-}
 
 const isListCall = (r: LoggedRequest) => r.method === 'GET' && /\/projects$/.test(r.path) && (r.params['identifiers[]']?.length ?? 0) > 0;
 const isPollCall = (r: LoggedRequest) => isListCall(r) && r.params['identifiers[]'].length === RECORDS;
@@ -160,7 +117,7 @@ async function runLevel(n: number, delivery: Delivery, quick: boolean, log: (lin
   const standIn = await startStandalone(['--records', '200', '--fail-rate', '0', '--verify-interval-ms', '250', '--verify-batch-size', '25', '--verify-duration-ms', '100']);
   let gateway: GatewayProcess | null = null;
   let inspector: Inspector | null = null;
-  const load = new LoadProcess();
+  const load = new SubscriberProcess();
   try {
     gateway = await startGatewayProcess({
       gitlabUrl: standIn.url,
@@ -182,7 +139,7 @@ async function runLevel(n: number, delivery: Delivery, quick: boolean, log: (lin
     const start = (subscribers: number, sockets: number, timeoutMs: number): ParentMessage => ({ type: 'start', url: gw.url.replace(/^http/, 'ws'), token: ADMIN_TOKEN, identifiers: ids, delivery, subscribers, sockets, timeoutMs });
     // A round of subscribers that come and go before the baselines: what the first subscriptions cost once (compiled
     // code, grown heap spaces and pools) is the gateway's, not the measured subscribers'.
-    const warmUp = new LoadProcess();
+    const warmUp = new SubscriberProcess();
     try {
       await warmUp.ask<ReadyMessage>(start(WARM_UP_SUBSCRIBERS, 4, 30_000), 60_000);
     } finally {
@@ -282,7 +239,7 @@ async function runLevel(n: number, delivery: Delivery, quick: boolean, log: (lin
 }
 
 /** Asks the subscriber process for reports until every subscriber saw every record settle and deliveries stopped. */
-async function untilDelivered(load: LoadProcess, n: number, began: number, quick: boolean, onTick: () => Promise<void> = async () => {}): Promise<{ report: ReportMessage; drained: boolean }> {
+async function untilDelivered(load: SubscriberProcess, n: number, began: number, quick: boolean, onTick: () => Promise<void> = async () => {}): Promise<{ report: ReportMessage; drained: boolean }> {
   const minWindowMs = quick ? 3_000 : 5_000;
   const hardLimitMs = quick ? 30_000 : Math.max(60_000, n * 15);
   const quietMs = 1_500;
@@ -306,7 +263,7 @@ async function untilDelivered(load: LoadProcess, n: number, began: number, quick
 async function runFloor(level: Level, quick: boolean, log: (line: string) => void): Promise<Floor> {
   const { subscribers: n, delivery, sockets, observations } = level;
   const broadcaster = await startFloor('bare-broadcaster.ts');
-  const load = new LoadProcess();
+  const load = new SubscriberProcess();
   try {
     const identifiers = [...new Set(observations.flatMap((o) => o.changes.map((c) => c.recordIdentifier)))];
     const timeoutMs = Math.max(60_000, n * 20);
