@@ -102,6 +102,7 @@ export class RedisCluster implements Cluster {
     this.timer.unref();
     this.metrics?.redisConnected.set(0);
     this.metrics?.liveDegraded.set(1);
+    this.countLeases();
   }
 
   async mayPoll(kind: PollKind, model: string): Promise<boolean> {

@@ -257,14 +257,21 @@ export class Watcher {
    */
   observe(model: ModelInfo, records: Iterable<RecordJson>, readSeq = this.nextReadSeq(), absentKeys: Iterable<string> = []): void {
     const poll = this.polls.get(model);
-    if (!poll) return;
     const observedAt = new Date().toISOString();
     const changes: RecordChange[] = [];
     const disappeared: string[] = [];
-    const newer = (key: string) => (poll.observed.get(key)?.readSeq ?? -1) > readSeq || (poll.absent.get(key) ?? -1) > readSeq;
+    // For the other replicas: records read here that this replica does not know yet (a mutation's result, a record
+    // only others watch, first read here). They may know them, and drop what is not news to them.
+    const firstSeen: RecordChange[] = [];
+    const newer = (key: string) => (poll?.observed.get(key)?.readSeq ?? -1) > readSeq || (poll?.absent.get(key) ?? -1) > readSeq;
     for (const record of records) {
       const key = recordKey(record.record_identifier)?.key;
-      if (!key || !isWatched(poll, key) || newer(key)) continue;
+      if (!key) continue;
+      if (!poll || !isWatched(poll, key)) {
+        firstSeen.push({ key, record, signature: signatureOf(record), previousState: null, state: stateOf(record), observedAt });
+        continue;
+      }
+      if (newer(key)) continue;
       const before = poll.observed.get(key);
       const appeared = !before && poll.absent.delete(key);
       // An unchanged record keeps the signature object subscribers already hold, so each observation does not add one.
@@ -272,22 +279,23 @@ export class Watcher {
       const signature = before?.signature === seen ? before.signature : seen;
       const state = stateOf(record);
       poll.observed.set(key, { readSeq, signature, state, record, observedAt });
-      if ((before && before.signature !== signature) || appeared) {
-        changes.push({ key, record, signature, previousState: before?.state ?? null, state, observedAt });
-      }
+      const change = { key, record, signature, previousState: before?.state ?? null, state, observedAt };
+      if ((before && before.signature !== signature) || appeared) changes.push(change);
+      else if (!before && !poll.watched.has(key)) firstSeen.push(change);
     }
     for (const key of absentKeys) {
-      if (!isWatched(poll, key) || newer(key)) continue;
+      if (!poll || !isWatched(poll, key) || newer(key)) continue;
       poll.absent.set(key, readSeq);
       if (poll.observed.delete(key)) disappeared.push(key);
     }
     if (changes.length > 0 || disappeared.length > 0) {
       this.stats.published += changes.length;
-      const batch: ChangeBatch = { model: model.enumName, changes, disappeared, readSeq };
-      this.bus.publish(batch);
-      this.cluster.publish({ type: 'changes', batch });
+      this.bus.publish({ model: model.enumName, changes, disappeared, readSeq });
     }
-    this.schedule(poll, this.paceOf(poll));
+    if (changes.length > 0 || disappeared.length > 0 || firstSeen.length > 0) {
+      this.cluster.publish({ type: 'changes', batch: { model: model.enumName, changes: firstSeen.length > 0 ? [...changes, ...firstSeen] : changes, disappeared, readSeq } });
+    }
+    if (poll) this.schedule(poll, this.paceOf(poll));
   }
 
   /**
