@@ -5,13 +5,15 @@
 # `-e GITLAB_URL=https://gitlab.example.com` in front of a real GitLab. Settings: the environment variables in README.
 # scripts/check-image-steps.sh replays these steps without a Docker engine (test/docker/image-steps.test.ts runs it).
 
-# Build stage: all dependencies, TypeScript compiled to dist/.
+# Build stage: all dependencies, TypeScript compiled to dist/, the monitor page built into dist/monitor-page/.
 FROM node:26-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY web ./web
+COPY scripts/build-monitor.ts ./scripts/
 RUN npm run build
 
 # Runtime stage: production dependencies and dist/ only, run as the image's non-root `node` user.

@@ -1,5 +1,5 @@
-// The HTTP server: /graphql (HTTP, SSE, WebSocket), /healthz, /readyz, /metrics, GraphiQL's assets and an index at /
-// on one port.
+// The HTTP server: /graphql (HTTP, SSE, WebSocket), /healthz, /readyz, /metrics, GraphiQL's assets, and at / the
+// monitor page (MONITOR) or an index, on one port.
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,6 +15,7 @@ import { TokenChecker } from './live/token-checker.js';
 import { Watcher } from './live/watcher.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
+import { isMonitorPath, serveMonitor } from './monitor.js';
 import { logUpstreamAttempt } from './upstream-log.js';
 import { PersistedQueryStore } from './persisted-queries.js';
 import { attachGraphqlWs, handleProtocols, verifySubprotocol } from './websocket.js';
@@ -52,6 +53,8 @@ const INDEX = {
   readyz: '/readyz',
   metrics: '/metrics',
 };
+
+const MONITOR_OFF = 'The monitor page is off: start the gateway with MONITOR=true to serve it at / and /monitor.';
 
 /** What a browser opening /graphql gets when GraphiQL is off, rather than a refusal about a CSRF header. */
 const GRAPHIQL_OFF = `<!doctype html>
@@ -130,7 +133,9 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
       res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(await metrics.registry.metrics());
       return;
     }
-    if (path === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
+    if ((path === '/' || isMonitorPath(path)) && (req.method === 'GET' || req.method === 'HEAD')) {
+      if (config.monitor) return serveMonitor(req, res, path, options.demoToken);
+      if (path !== '/') return json(res, 404, { error: MONITOR_OFF });
       if (config.graphiql) return void res.writeHead(302, { location: yoga.graphqlEndpoint, 'content-length': 0 }).end();
       return json(res, 200, INDEX);
     }

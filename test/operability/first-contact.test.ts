@@ -1,5 +1,6 @@
-// What a person meets first: `GET /` leads to GraphiQL when it is on, else names the endpoints; GraphiQL opens on the
-// project's examples (a query, a mutation and two subscriptions, one tab each, with the demo token), and each of them runs.
+// What a person meets first: `GET /` (with the monitor page off) leads to GraphiQL when it is on, else names the
+// endpoints; GraphiQL opens on the project's examples (a query, a mutation and two subscriptions, one tab each, with the
+// demo token), and each of them runs.
 import { Kind, parse, type OperationDefinitionNode } from 'graphql';
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,13 +14,14 @@ import { startTestGateway, type TestGateway } from './gateway.js';
 import { ADMIN, postGraphQL } from './helpers.js';
 
 let standIn: StandIn;
-let demo: Gateway; // configured as in demo mode: GraphiQL and introspection on, the demo token in GraphiQL's headers
+let demo: Gateway; // configured as in demo mode (GraphiQL and introspection on, the demo token in GraphiQL's headers), but MONITOR off
 let demoBase: string;
 let production: TestGateway; // GITLAB_URL set: GraphiQL off
 
 beforeAll(async () => {
   standIn = await startStandIn({ records: 20, failRate: 0 });
-  const config = loadConfig({ HOST: '127.0.0.1', PORT: '0' });
+  // The monitor page, on in demo mode, would take / (test/browser/monitor.test.ts covers it).
+  const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', MONITOR: 'false' });
   [demo, production] = await Promise.all([
     startGateway(config, { gitlabUrl: standIn.url, demoToken: standIn.tokens.admin, logger: createLogger('silent') }),
     startTestGateway({ standIn: { records: 5 } }),
@@ -33,7 +35,7 @@ afterAll(async () => {
 });
 
 describe('GET /', () => {
-  it('GraphiQL on: a redirect to /graphql', async () => {
+  it('GraphiQL on (and the monitor page off): a redirect to /graphql', async () => {
     const res = await fetch(`${demoBase}/`, { redirect: 'manual', headers: { accept: 'text/html' } });
     expect({ status: res.status, location: res.headers.get('location') }).toEqual({ status: 302, location: '/graphql' });
   });
