@@ -74,7 +74,11 @@ async function main(): Promise<void> {
         `its control API, /-/stand-in/, injects faults and runs verification (see the README). Admin token: ${standIn.tokens.admin} (already in GraphiQL's headers)`,
     );
   }
-  lifecycle.info({ url: gateway.url, graphiql: config.graphiql }, `Gateway ready: ${gateway.url}${config.graphiql ? ' (GraphiQL in a browser)' : ''}`);
+  const monitor = config.monitor ? gateway.url.replace(/graphql$/, '') : undefined;
+  lifecycle.info(
+    { url: gateway.url, graphiql: config.graphiql, monitor },
+    `Gateway ready: ${gateway.url}${config.graphiql ? ' (GraphiQL in a browser)' : ''}${monitor ? `; the monitor page at ${monitor}` : ''}`,
+  );
 }
 
 await main();

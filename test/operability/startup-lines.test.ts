@@ -63,7 +63,8 @@ describe('start-up lines', () => {
       service: 'data-management-gateway',
       url: demoSilent.url,
       graphiql: true,
-      msg: `Gateway ready: ${demoSilent.url} (GraphiQL in a browser)`,
+      monitor: demoSilent.url.replace(/graphql$/, ''),
+      msg: `Gateway ready: ${demoSilent.url} (GraphiQL in a browser); the monitor page at ${demoSilent.url.replace(/graphql$/, '')}`,
     });
   });
 
