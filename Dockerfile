@@ -21,8 +21,10 @@ FROM node:26-bookworm-slim AS runtime
 ENV NODE_ENV=production PORT=4000
 WORKDIR /app
 COPY package.json package-lock.json ./
-# npm's cache lives in a BuildKit cache mount, so it is not left in the image.
-RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --no-audit --no-fund
+COPY scripts/prune-production.mjs ./scripts/
+# npm's cache lives in a BuildKit cache mount, so it is not left in the image. The prune takes out what Node never loads
+# (TypeScript declarations, source maps, docs, packages' tests): half of node_modules.
+RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --no-audit --no-fund && npm run prune:production
 COPY --from=build /app/dist ./dist
 USER node
 EXPOSE 4000

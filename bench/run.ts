@@ -1,6 +1,8 @@
-// `npm run bench [-- --only overhead,batching] [--quick] [--subscribers 1,100]`: the benchmark suite. Every server
-// runs in a process of its own on loopback; every figure is a ratio or a count measured side by side in this run.
+// `npm run bench [-- --only overhead,batching] [--quick] [--subscribers 1,100] [--node PATH]`: the benchmark suite.
+// Every server runs in a process of its own on loopback; every figure is a ratio or a count measured side by side in
+// this run.
 // Prints a table of figures, targets and pass/miss, and writes bench/results/latest.json.
+import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +11,7 @@ import type { Figure, RunOptions, ScenarioResult } from './lib/figures.js';
 import type { Delivery } from '../src/live/subscription.js';
 import { runBatching } from './scenarios/batching.js';
 import { runFanout } from './scenarios/fanout.js';
+import { runFootprint } from './scenarios/footprint.js';
 import { runOverhead } from './scenarios/overhead.js';
 import { runScale } from './scenarios/scale.js';
 import { runScaleOut } from './scenarios/scale-out.js';
@@ -21,9 +24,10 @@ const SCENARIOS: Record<string, (options: RunOptions) => Promise<ScenarioResult>
   scale: runScale,
   summary: runSummary,
   'scale-out': runScaleOut,
+  footprint: runFootprint,
 };
 
-const USAGE = `Usage: npm run bench -- [--only ${Object.keys(SCENARIOS).join(',')}] [--quick] [--subscribers 1,100,1000,10000] [--delivery each,batch] [--out FILE]
+const USAGE = `Usage: npm run bench -- [--only ${Object.keys(SCENARIOS).join(',')}] [--quick] [--subscribers 1,100,1000,10000] [--delivery each,batch] [--node PATH] [--out FILE]
 
   --only          comma-separated scenarios to run (default: all, in this order)
   --quick         shorter durations, fewer repetitions, fan-out up to 1,000 subscribers, summary at 200,000 records
@@ -31,15 +35,19 @@ const USAGE = `Usage: npm run bench -- [--only ${Object.keys(SCENARIOS).join(','
   --subscribers   fan-out: subscriber counts to run (default 1,100,1000,10000; quick 1,100,1000)
   --delivery      fan-out: which subscription, each (checksumStateChanged, a message per record change), batch
                   (checksumStateChangeBatches, a message per observation), or both (default each,batch)
+  --node          the node binary the gateway processes run under (default: the one running the bench; env BENCH_NODE),
+                  to compare Node versions with everything else the same: stand-ins, floors and load stay on this one
   --out           where the JSON goes (default bench/results/latest.json)
   scale-out runs 1 and then 3 gateways on a redis-server of its own (3,000 subscribers; quick 300); skipped without redis-server
+  footprint builds and installs for production in a temporary directory (npm ci --omit=dev, npm's cache first) and
+  reports its size on disk and the resident memory of the gateway run from there
 `;
 
 function parse() {
   let values;
   try {
     ({ values } = parseArgs({
-      options: { only: { type: 'string' }, quick: { type: 'boolean', default: false }, subscribers: { type: 'string' }, delivery: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', default: false } },
+      options: { only: { type: 'string' }, quick: { type: 'boolean', default: false }, subscribers: { type: 'string' }, delivery: { type: 'string' }, node: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', default: false } },
       strict: true,
     }));
   } catch (error) {
@@ -69,7 +77,19 @@ function parse() {
     process.stderr.write(`--delivery must be each, batch or each,batch\n`);
     process.exit(2);
   }
-  return { only, quick: values.quick, subscribers, deliveries: deliveries as Delivery[], out: values.out ?? fileURLToPath(new URL('./results/latest.json', import.meta.url)) };
+  const node = values.node ?? process.env.BENCH_NODE;
+  let nodeVersion = process.version;
+  if (node) {
+    try {
+      nodeVersion = execFileSync(node, ['--version'], { encoding: 'utf8' }).trim();
+    } catch (error) {
+      process.stderr.write(`--node ${node}: cannot run it (${(error as Error).message.split('\n')[0]})\n`);
+      process.exit(2);
+    }
+    // Read by bench/lib/processes.ts when it starts a gateway.
+    process.env.BENCH_NODE = node;
+  }
+  return { only, quick: values.quick, subscribers, deliveries: deliveries as Delivery[], gatewayNode: { path: node ?? process.execPath, version: nodeVersion }, out: values.out ?? fileURLToPath(new URL('./results/latest.json', import.meta.url)) };
 }
 
 function formatValue(f: Figure): string {
@@ -95,11 +115,12 @@ export function printTable(figures: Figure[]): void {
 }
 
 async function main(): Promise<void> {
-  const { only, quick, subscribers, deliveries, out } = parse();
+  const { only, quick, subscribers, deliveries, gatewayNode, out } = parse();
   const started = new Date();
   const loadBefore = loadavg()[0];
   const log = (line: string) => console.log(line);
-  log(`bench: ${only.join(', ')}${quick ? ' (quick)' : ''} on Node ${process.version}, ${cpus().length} cores, load ${loadBefore.toFixed(2)}`);
+  const gateways = gatewayNode.path === process.execPath ? '' : `, gateways on Node ${gatewayNode.version} (${gatewayNode.path})`;
+  log(`bench: ${only.join(', ')}${quick ? ' (quick)' : ''} on Node ${process.version}${gateways}, ${cpus().length} cores, load ${loadBefore.toFixed(2)}`);
   const results: ScenarioResult[] = [];
   const failures: Array<{ scenario: string; error: string }> = [];
   for (const name of only) {
@@ -124,6 +145,7 @@ async function main(): Promise<void> {
     at: started.toISOString(),
     durationS: Math.round((Date.now() - started.getTime()) / 1000),
     node: process.version,
+    gatewayNode,
     quick,
     scenarios: only,
     machine: { cores: cpus().length, model: cpus()[0]?.model ?? null, loadBefore: Math.round(loadBefore * 100) / 100, loadAfter: Math.round(loadavg()[0] * 100) / 100 },

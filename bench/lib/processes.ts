@@ -1,6 +1,7 @@
 // The servers of the benchmarks, each in a process of its own and run as the image runs them: the source compiled with
 // tsconfig.build.json, under plain node. The gateway (main.js) and the stand-in (stand-in/cli.js); and the floors, which
-// are bench code of their own (startFloor). Loopback only.
+// are bench code of their own (startFloor). Loopback only. The gateway's node can be another than the bench's
+// (`npm run bench -- --node <path>`, or BENCH_NODE), so two Node versions compare with all else the same.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,6 +13,11 @@ export { REPO_ROOT } from '../../test/support/processes.js';
 export { ADMIN_TOKEN, type StandaloneStandIn } from '../../test/support/standalone.js';
 
 const builds = new Map<string, Promise<string>>();
+
+/** The node binary gateway processes run under: BENCH_NODE (set by `--node`), else the one running the bench. */
+export function gatewayNode(): string {
+  return process.env.BENCH_NODE || process.execPath;
+}
 
 /** Compiles the source of `root` once per run into its bench/results/dist/ (tsx would add its own costs). */
 export function builtSource(root = REPO_ROOT): Promise<string> {
@@ -55,6 +61,8 @@ export interface GatewayStart {
   nodeArgs?: string[];
   /** Directory holding the source (default: this repository); lets a benchmark run another copy of it. */
   root?: string;
+  /** A built main.js to run, from `root`, instead of compiling root's source (e.g. a production install's dist/main.js). */
+  entry?: string;
   timeoutMs?: number;
 }
 
@@ -79,10 +87,11 @@ export async function procRssBytes(pid: number): Promise<number | null> {
   }
 }
 
-export async function startGatewayProcess({ gitlabUrl, env = {}, nodeArgs = [], root = REPO_ROOT, timeoutMs = 30_000 }: GatewayStart): Promise<GatewayProcess> {
+export async function startGatewayProcess({ gitlabUrl, env = {}, nodeArgs = [], root = REPO_ROOT, entry, timeoutMs = 30_000 }: GatewayStart): Promise<GatewayProcess> {
   // NODE_ENV=production as the image runs it: graphql-js checks every instanceof twice otherwise.
   const processEnv = { NODE_ENV: 'production', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', GITLAB_URL: gitlabUrl, ...env };
-  const server = await startServerProcess('gateway', [...nodeArgs, join(await builtSource(root), 'main.js')], processEnv, READY, root, timeoutMs);
+  const main = entry ?? join(await builtSource(root), 'main.js');
+  const server = await startServerProcess('gateway', gatewayNode(), [...nodeArgs, main], processEnv, READY, root, timeoutMs);
   return { ...server, url: server.ready, origin: new URL(server.ready).origin };
 }
 
@@ -91,7 +100,7 @@ export async function startGatewayProcess({ gitlabUrl, env = {}, nodeArgs = [], 
  * a process of its own. It prints "listening on <origin>".
  */
 export async function startFloor(script: 'bare-proxy.ts' | 'bare-broadcaster.ts', env: Record<string, string> = {}): Promise<ServerProcess & { origin: string }> {
-  const server = await startServerProcess(script, ['--import', 'tsx', join(REPO_ROOT, 'bench/lib', script)], env, /listening on (http:\/\/\S+)/, REPO_ROOT, 30_000);
+  const server = await startServerProcess(script, process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench/lib', script)], env, /listening on (http:\/\/\S+)/, REPO_ROOT, 30_000);
   return { ...server, origin: server.ready };
 }
 
@@ -104,8 +113,8 @@ export interface ServerProcess {
   stop(graceMs?: number): Promise<void>;
 }
 
-async function startServerProcess(name: string, args: string[], env: Record<string, string>, ready: RegExp, cwd: string, timeoutMs: number): Promise<ServerProcess> {
-  const child = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '', ...env } });
+async function startServerProcess(name: string, node: string, args: string[], env: Record<string, string>, ready: RegExp, cwd: string, timeoutMs: number): Promise<ServerProcess> {
+  const child = spawn(node, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '', ...env } });
   children.add(child);
   let stdout = '';
   let stderr = '';
