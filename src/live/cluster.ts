@@ -1,7 +1,7 @@
 // Replicas as one system: who polls a model for everybody (a lease), what every replica watches (registrations), and
 // what one replica learns reaching the others (pub/sub). Alone (no REDIS_URL), every replica is its own cluster.
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { Redis, type ChainableCommander } from 'ioredis';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { ChangeBatch } from './pubsub.js';
@@ -143,8 +143,7 @@ export class RedisCluster implements Cluster {
     if (added.length > 0) pipeline.sadd(key, ...added);
     if (removed.length > 0) pipeline.srem(key, ...removed);
     if (this.watching.has(model)) {
-      pipeline.pexpire(key, 3 * this.leaseMs);
-      pipeline.zadd(this.watchersKey(model), Date.now() + 3 * this.leaseMs, this.id);
+      this.extendRegistration(pipeline, model);
     } else {
       pipeline.del(key);
       pipeline.zrem(this.watchersKey(model), this.id);
@@ -229,10 +228,7 @@ export class RedisCluster implements Cluster {
     try {
       const pipeline = this.commands.multi();
       for (const [key, value] of held) pipeline.eval(RENEW, 1, key, value, this.leaseMs);
-      for (const model of this.watching.keys()) {
-        pipeline.pexpire(this.watchKey(model), 3 * this.leaseMs);
-        pipeline.zadd(this.watchersKey(model), Date.now() + 3 * this.leaseMs, this.id);
-      }
+      for (const model of this.watching.keys()) this.extendRegistration(pipeline, model);
       const results = (await pipeline.exec()) ?? [];
       held.forEach(([key, value], i) => {
         // Not ours any more (it lapsed, and another replica took it): stop polling for the cluster.
@@ -242,6 +238,17 @@ export class RedisCluster implements Cluster {
     } catch {
       // Redis is going away: the connection's state says so in a moment.
     }
+  }
+
+  /**
+   * This replica's registration of a model lives three lease periods unless extended: its set of identifiers, its entry
+   * in the model's set of watchers, and that set itself (so no key outlives the last replica that watched the model).
+   */
+  private extendRegistration(pipeline: ChainableCommander, model: string): void {
+    const ttl = 3 * this.leaseMs;
+    pipeline.pexpire(this.watchKey(model), ttl);
+    pipeline.zadd(this.watchersKey(model), Date.now() + ttl, this.id);
+    pipeline.pexpire(this.watchersKey(model), ttl);
   }
 
   private countLeases(): void {
