@@ -10,6 +10,7 @@ import { setMaxListeners } from 'node:events';
  */
 export class OperationEnd {
   private controller: AbortController | null = null;
+  private emitter: EndEmitter | null = null;
   private waiters: Set<() => void> | null = null;
   private done = false;
   private following = false;
@@ -43,6 +44,14 @@ export class OperationEnd {
     return this.controller.signal;
   }
 
+  /**
+   * This end as the emitter undici takes for `signal` (`aborted`, and an `abort` event): what calls to GitLab listen
+   * to. An AbortController per operation cost about 3% of a request's CPU.
+   */
+  get emitterSignal(): EndEmitter {
+    return (this.emitter ??= new EndEmitter(this));
+  }
+
   /** Calls `then` once the operation ends (at once if it has); the function returned forgets it. */
   whenEnded(then: () => void): () => void {
     this.follow();
@@ -72,5 +81,41 @@ export class OperationEnd {
     this.following = true;
     if (this.client.aborted) this.end();
     else this.client.addEventListener('abort', () => this.end(), { once: true });
+  }
+}
+
+type Listener = () => void;
+
+/** An `abort` event source over an OperationEnd, shaped as undici's `signal` option accepts (an EventEmitter). */
+export class EndEmitter {
+  private readonly forgets = new Map<Listener, () => void>();
+
+  constructor(private readonly end: OperationEnd) {}
+
+  get aborted(): boolean {
+    return this.end.ended;
+  }
+
+  on(_event: 'abort', listener: Listener): this {
+    if (!this.forgets.has(listener)) {
+      this.forgets.set(
+        listener,
+        this.end.whenEnded(() => {
+          this.forgets.delete(listener);
+          listener();
+        }),
+      );
+    }
+    return this;
+  }
+
+  once(event: 'abort', listener: Listener): this {
+    return this.on(event, listener);
+  }
+
+  removeListener(_event: 'abort', listener: Listener): this {
+    this.forgets.get(listener)?.();
+    this.forgets.delete(listener);
+    return this;
   }
 }

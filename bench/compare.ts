@@ -1,0 +1,33 @@
+// A before/after of one change: scenario 1's request (modelRecord at 50 connections, then at 1 connection) against the
+// gateway built from another checkout and from this one, on one stand-in, taking turns. Run:
+//   npx tsx bench/compare.ts --base /path/to/other/checkout [--seconds 10] [--rounds 3] [--env NAME=VALUE ...]
+// `--env` applies to this checkout's gateway only (e.g. to compare a setting's two values, give --base this checkout).
+import { parseArgs } from 'node:util';
+import { cpuPerRequest, interleavedThroughput, setupOverhead, totalRps } from './scenarios/overhead.js';
+import { interleavedLatency } from './lib/load.js';
+
+const { values } = parseArgs({
+  options: { base: { type: 'string' }, seconds: { type: 'string', default: '10' }, rounds: { type: 'string', default: '3' }, env: { type: 'string', multiple: true, default: [] } },
+  strict: true,
+});
+if (!values.base) {
+  process.stderr.write('Usage: npx tsx bench/compare.ts --base DIR [--seconds 10] [--rounds 3] [--env NAME=VALUE ...]\n');
+  process.exit(2);
+}
+const env = Object.fromEntries(values.env.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
+const setup = await setupOverhead([{ root: values.base }, { env }]);
+try {
+  const [base, head] = setup.gateways;
+  const targets = [setup.gatewayTarget(base, 'base'), setup.gatewayTarget(head, 'this checkout')];
+  const watch = { base: base.pid, 'this checkout': head.pid };
+  const log = (line: string) => process.stdout.write(`${line}\n`);
+  const [baseRuns, headRuns] = await interleavedThroughput(targets, Number(values.rounds), Number(values.seconds), log, watch);
+  const [lb, lh] = await interleavedLatency(targets, Number(values.seconds) * 1000);
+  const row = (name: string, rps: number, cpu: number, p50: number, p99: number) =>
+    log(`${name.padEnd(14)} ${rps.toFixed(0).padStart(6)} req/s   ${cpu.toFixed(0).padStart(4)} us CPU/request   1 conn p50 ${p50.toFixed(3)} ms  p99 ${p99.toFixed(3)} ms`);
+  row('base', totalRps(baseRuns), cpuPerRequest(baseRuns, 'base'), lb.p50Ms, lb.p99Ms);
+  row('this checkout', totalRps(headRuns), cpuPerRequest(headRuns, 'this checkout'), lh.p50Ms, lh.p99Ms);
+  log(`this / base: throughput ${(totalRps(headRuns) / totalRps(baseRuns)).toFixed(3)}x, CPU per request ${(cpuPerRequest(headRuns, 'this checkout') / cpuPerRequest(baseRuns, 'base')).toFixed(3)}x`);
+} finally {
+  await setup.stop();
+}
