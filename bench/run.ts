@@ -16,6 +16,7 @@ import { runOverhead } from './scenarios/overhead.js';
 import { runScale } from './scenarios/scale.js';
 import { runScaleOut } from './scenarios/scale-out.js';
 import { runSummary } from './scenarios/summary.js';
+import { runTracing } from './scenarios/tracing.js';
 
 const SCENARIOS: Record<string, (options: RunOptions) => Promise<ScenarioResult>> = {
   overhead: runOverhead,
@@ -25,6 +26,7 @@ const SCENARIOS: Record<string, (options: RunOptions) => Promise<ScenarioResult>
   summary: runSummary,
   'scale-out': runScaleOut,
   footprint: runFootprint,
+  tracing: runTracing,
 };
 
 const USAGE = `Usage: npm run bench -- [--only ${Object.keys(SCENARIOS).join(',')}] [--quick] [--subscribers 1,100,1000,10000] [--delivery each,batch] [--node PATH] [--out FILE]

@@ -9,6 +9,7 @@ import type { Watcher } from './live/watcher.js';
 import type { Metrics } from './metrics.js';
 import type { ModelInfo } from './models.js';
 import type { OperationEnd } from './operation-end.js';
+import { traceContextFrom } from './trace-context.js';
 
 export interface GatewayContext {
   caller: Caller;
@@ -46,7 +47,8 @@ export function callerFrom(headers: HeaderSource, end?: OperationEnd): Caller {
   const token = bearer || (headers.get('private-token')?.trim() ?? '');
   if (!token) return { token: null, header, requestId, stats, end };
   if (token.length > MAX_TOKEN_LENGTH || !TOKEN.test(token)) return { token: null, header, requestId, stats, malformedToken: true, end };
-  return { token, header, requestId, stats, end };
+  // A valid W3C traceparent (and tracestate) goes on to GitLab with every call, whether tracing is on or not.
+  return { token, header, requestId, stats, end, trace: traceContextFrom(headers) };
 }
 
 /** Reports DataLoader batch sizes; made once per gateway rather than once per operation. */

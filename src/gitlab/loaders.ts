@@ -37,7 +37,7 @@ export class RecordLoaders {
   private callsMade = 0;
   /** The look-ups' calls, through the shared and budgeted list(). */
   private readonly upstream: ListCalls = {
-    list: (_caller, model, query) => this.list(model, query),
+    list: (caller, model, query) => this.list(model, query, caller),
     splitIdentifiers: (model, ids, call) => this.client.splitIdentifiers(model, ids, call),
   };
 
@@ -55,7 +55,7 @@ export class RecordLoaders {
    * A list call of this operation: the answer of an identical call made earlier in it (140 aliases of one list cost
    * what one does), else a new call, counted against the budget. Retries of a call are not counted again.
    */
-  list(model: ModelInfo, query: ListQuery): Promise<ListPage> {
+  list(model: ModelInfo, query: ListQuery, caller: Caller = this.caller): Promise<ListPage> {
     const key = listKey(model, query);
     let pending = this.lists.get(key);
     if (!pending) {
@@ -64,7 +64,7 @@ export class RecordLoaders {
       } catch (error) {
         return Promise.reject(error);
       }
-      pending = this.client.list(this.caller, model, query);
+      pending = this.client.list(caller, model, query);
       this.lists.set(key, pending);
     }
     return pending;
@@ -106,7 +106,14 @@ export class RecordLoaders {
 
   private async fetch(model: ModelInfo, ids: readonly string[]): Promise<(RecordJson | null | Error)[]> {
     this.onBatch(model, ids.length);
-    const found = await fetchByIdentifiers(this.upstream, this.caller, model, ids);
+    // Tracing on: the batch is a span, and its calls are its children.
+    const batch = this.caller.trace?.batch?.(model.enumName, ids.length);
+    let found: Map<string, RecordJson | Error>;
+    try {
+      found = await fetchByIdentifiers(this.upstream, batch ? { ...this.caller, trace: batch.trace } : this.caller, model, ids);
+    } finally {
+      batch?.end();
+    }
     return ids.map((id) => {
       const key = recordKey(id);
       return key ? (found.get(key.key) ?? null) : null;

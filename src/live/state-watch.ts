@@ -12,6 +12,7 @@ import { PollTimer } from './poll-timer.js';
 import { TokenRechecks } from './token-rechecks.js';
 import { isAuthError, type TokenChecker } from './token-checker.js';
 import { signatureOf, type LiveOptions, type Watch } from './watcher.js';
+import type { Tracing } from '../trace-context.js';
 
 /** Records per listed page: the most GitLab returns in one. */
 const PAGE_SIZE = 100;
@@ -58,6 +59,8 @@ export class StateWatcher {
     private readonly tokens: TokenChecker,
     /** Tells the watcher's subscription count (metrics) that this one changed. */
     private readonly changed: () => void,
+    /** Tracing on: every poll cycle is a span of its own. */
+    private readonly tracing: Tracing | null = null,
   ) {
     const callers = () => [...this.polls.values()].flatMap((poll) => [...poll.watches].map((watch) => watch.caller));
     this.rechecks = new TokenRechecks(tokens, budget, options.authRecheckMs, callers, (token, error) => this.revokeToken(token, error));
@@ -97,7 +100,7 @@ export class StateWatcher {
     const poll = this.pollOf(model, state);
     if (!poll.listed) await new Promise<void>((resolve, reject) => poll.waiters.push({ resolve, reject }));
     if (caller.token && caller.token !== poll.listedWith && !this.tokens.isFresh(caller.token)) {
-      const rejection = await this.tokens.check({ token: caller.token, header: caller.header, requestId: caller.requestId, end: caller.end });
+      const rejection = await this.tokens.check({ token: caller.token, header: caller.header, requestId: caller.requestId, end: caller.end, trace: caller.trace });
       if (rejection) throw rejection;
     }
     const changes: RecordChange[] = [];
@@ -159,7 +162,10 @@ export class StateWatcher {
   private async cycle(poll: StatePoll): Promise<number | null> {
     const caller = [...poll.watches].find((watch) => watch.caller.token)?.caller;
     if (poll.end.ended || !caller) return null;
-    const calls: Caller = { token: caller.token, header: caller.header, requestId: caller.requestId, end: poll.end };
+    // Tracing on: a root span, parent of the cycle's calls.
+    const span = this.tracing?.poll('state', poll.model.enumName, { 'gateway.live.state': poll.state });
+    let outcome = 'success';
+    const calls: Caller = { token: caller.token, header: caller.header, requestId: caller.requestId, end: poll.end, trace: span?.trace };
     const list: ListCalls['list'] = async (_caller, model, query) => {
       await this.budget.take(() => !poll.end.ended);
       return this.client.list(calls, model, query);
@@ -177,14 +183,19 @@ export class StateWatcher {
       poll.listedWith = caller.token;
       return poll.timer.pace(poll.busy);
     } catch (error) {
+      outcome = 'stopped';
       if (poll.end.ended) return null;
       if (isAuthError(error)) {
+        outcome = 'rejected_token';
         this.revokeToken(caller.token ?? '', error);
         return 0;
       }
+      outcome = 'error';
       // A first listing that fails fails its waiting subscribers: a model GitLab cannot filter by state, say.
       for (const waiter of poll.waiters.splice(0)) waiter.reject(error);
       return poll.timer.backOff(error);
+    } finally {
+      span?.end(outcome);
     }
   }
 

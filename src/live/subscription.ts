@@ -403,15 +403,16 @@ export async function watchRecords(ctx: GatewayContext, model: ModelInfo, identi
   }
   const setKey = `${model.enumName}\0${[...keys.values()].join('\0')}`;
   const watched = watchSets.get(setKey) ?? watchSets.keep(setKey, { keys, places: new Map([...keys.keys()].map((key, place) => [key, place])) });
-  // The watcher's polls and reads serve every subscriber: none of them is cut off when this one leaves.
-  const { token, header, requestId, stats, end } = ctx.caller;
-  return new RecordStream(ctx.live, model, watched, delivery).start({ token, header, requestId, stats }, end);
+  // The watcher's polls and reads serve every subscriber: none of them is cut off when this one leaves. Its first read
+  // carries the subscribing operation's trace context (the polls carry their own).
+  const { token, header, requestId, stats, end, trace } = ctx.caller;
+  return new RecordStream(ctx.live, model, watched, delivery).start({ token, header, requestId, stats, trace }, end);
 }
 
 /** Opens a stream of the records of a model in one checksum state (see StateWatcher). */
 export async function watchByState(ctx: GatewayContext, model: ModelInfo, state: ChecksumStateName, delivery: Delivery): Promise<RecordStream> {
   if (!ctx.caller.token) throw missingToken(ctx.caller);
   // The polls serve every subscriber of this model and state: none of them is cut off when this one leaves.
-  const { token, header, requestId, stats, end } = ctx.caller;
-  return new RecordStream(ctx.live, model, ctx.live.states.watchSetOf(model, state), delivery).startByState(state, { token, header, requestId, stats }, end);
+  const { token, header, requestId, stats, end, trace } = ctx.caller;
+  return new RecordStream(ctx.live, model, ctx.live.states.watchSetOf(model, state), delivery).startByState(state, { token, header, requestId, stats, trace }, end);
 }

@@ -12,6 +12,7 @@ import { isAuthError, tokenKey, type TokenChecker } from './token-checker.js';
 import { PollTimer } from './poll-timer.js';
 import { TokenRechecks } from './token-rechecks.js';
 import type { LiveOptions } from './watcher.js';
+import type { CallTrace, Tracing } from '../trace-context.js';
 
 /** What a summary says of one model, at one moment as far as GitLab's API allows (see countModel). */
 export interface ModelSummary extends ModelCounts {
@@ -124,6 +125,8 @@ export class SummaryWatcher {
     private readonly metrics?: Metrics,
     /** The other replicas: one of them polls a model's counts for all. */
     private readonly cluster: Cluster = new LocalCluster(),
+    /** Tracing on: every poll cycle is a span of its own. */
+    private readonly tracing: Tracing | null = null,
   ) {
     const callers = () => [...this.polls.values()].flatMap((poll) => [...poll.watches].map((watch) => watch.caller));
     this.rechecks = new TokenRechecks(tokens, budget, options.authRecheckMs, callers, (token, error) => this.revokeToken(token, error));
@@ -148,7 +151,7 @@ export class SummaryWatcher {
         const [summary] = await Promise.all([running.join(waiting), this.verify(caller)]);
         return summary;
       }
-      return await (running ?? this.compute(caller, model, false)).join(waiting);
+      return await (running ?? this.compute(caller, model, false, caller.trace)).join(waiting);
     } finally {
       waiting.end();
     }
@@ -209,18 +212,21 @@ export class SummaryWatcher {
     const key = tokenKey(caller.token);
     let verdict = this.verdicts.get(key);
     if (!verdict) {
-      verdict = this.tokens.check({ token: caller.token, header: caller.header, requestId: caller.requestId }).finally(() => this.verdicts.delete(key));
+      verdict = this.tokens.check({ token: caller.token, header: caller.header, requestId: caller.requestId, trace: caller.trace }).finally(() => this.verdicts.delete(key));
       this.verdicts.set(key, verdict);
     }
     const rejection = await verdict;
     if (rejection) throw rejection;
   }
 
-  /** A new computation of a model's counts; a poll's calls wait for the live layer's budget. */
-  private compute(caller: Caller, model: ModelInfo, budgeted: boolean): Computation {
+  /**
+   * A new computation of a model's counts; a poll's calls wait for the live layer's budget. Its calls carry `trace`:
+   * the query's that started it, or the poll cycle's.
+   */
+  private compute(caller: Caller, model: ModelInfo, budgeted: boolean, trace: CallTrace | undefined): Computation {
     const computation = new Computation(caller.token ?? '');
     // Shared by whoever joins: its calls end when all of them have left, not when the first one does.
-    const calls: Caller = { token: caller.token, header: caller.header, requestId: caller.requestId, end: computation.end };
+    const calls: Caller = { token: caller.token, header: caller.header, requestId: caller.requestId, end: computation.end, trace };
     // Microseconds of the clock, made unique: comparable with the other replicas' summaries.
     const seq = (this.seq = Math.max(this.seq + 1, Date.now() * 1000));
     const startedAt = Date.now();
@@ -297,17 +303,24 @@ export class SummaryWatcher {
     // With other replicas, one of them counts this model for all (it holds the lease); the others hear its summaries.
     if (!(await this.cluster.mayPoll('summary', poll.model.enumName))) return Math.min(this.paceOf(poll), this.cluster.recheckMs);
     const running = this.computations.get(poll.model);
+    // Tracing on: a root span; joining a query's computation under way, the calls are that query's.
+    const span = this.tracing?.poll('summary', poll.model.enumName);
+    let outcome = 'success';
     try {
-      const summary = await (running ?? this.compute(caller, poll.model, true)).join(poll.end);
+      const summary = await (running ?? this.compute(caller, poll.model, true, span?.trace)).join(poll.end);
       this.publish(poll, summary);
       this.cluster.publish({ type: 'summary', model: poll.model.enumName, summary: { ...summary, model: poll.model.enumName } });
       return this.paceOf(poll);
     } catch (error) {
+      outcome = this.polls.get(poll.model) !== poll ? 'stopped' : 'error';
       if (this.polls.get(poll.model) !== poll) return null;
       if (!isAuthError(error)) return poll.timer.backOff(error);
+      outcome = 'rejected_token';
       // The token it was computed with no longer works: its subscriptions end, another one's token serves next.
       this.revokeToken(running?.token ?? caller.token ?? '', error);
       return 0;
+    } finally {
+      span?.end(outcome, { 'gateway.live.joined': running !== undefined });
     }
   }
 

@@ -11,6 +11,7 @@ import { isAuthError, TokenChecker } from './token-checker.js';
 import type { Metrics } from '../metrics.js';
 import { StateWatcher } from './state-watch.js';
 import { SummaryWatcher } from './summary-watch.js';
+import type { Tracing } from '../trace-context.js';
 
 export interface LiveOptions {
   /** Pace while any watched record is pending or started, or just after a recalculation. */
@@ -161,11 +162,13 @@ export class Watcher {
     tokens?: TokenChecker,
     /** The other replicas (REDIS_URL), or none. */
     private readonly cluster: Cluster = new LocalCluster(),
+    /** Tracing on: every poll cycle is a span of its own (see tracing.ts). */
+    private readonly tracing: Tracing | null = null,
   ) {
     this.tokens = tokens ?? new TokenChecker(client, { ttlMs: options.authRecheckMs, freshMs: options.authRecheckMs, maxEntries: 10_000 });
     this.budget = new CallBudget(options.maxUpstreamCallsPerSecond, () => metrics?.liveUpstreamWaits.inc());
-    this.summaries = new SummaryWatcher(client, options, this.budget, this.tokens, metrics, cluster);
-    this.states = new StateWatcher(client, options, this.budget, this.tokens, () => metrics?.subscriptions.set(this.activeSubscriptions));
+    this.summaries = new SummaryWatcher(client, options, this.budget, this.tokens, metrics, cluster, tracing);
+    this.states = new StateWatcher(client, options, this.budget, this.tokens, () => metrics?.subscriptions.set(this.activeSubscriptions), tracing);
     cluster.onMessage((message) => {
       if (message.type === 'changes') this.observeElsewhere(message.batch);
       else if (message.type === 'hurry') this.hurryHere(message.model);
@@ -511,11 +514,14 @@ export class Watcher {
     const started = performance.now();
     let outcome = 'success';
     let delay: number;
+    const keys = [...poll.watched.keys(), ...poll.remote.keys()];
+    // A poll serves every subscriber: its calls carry its own trace (a root span when tracing is on), never one
+    // subscriber's.
+    const span = this.tracing?.poll('records', poll.model.enumName, { 'gateway.live.watched': keys.length });
     try {
       const readSeq = this.nextReadSeq();
-      const keys = [...poll.watched.keys(), ...poll.remote.keys()];
       const identifiers = [...[...poll.watched.values()].map((w) => w.identifier), ...poll.remote.values()];
-      const found = await fetchByIdentifiers(this.upstreamFor(poll), caller, poll.model, identifiers);
+      const found = await fetchByIdentifiers(this.upstreamFor(poll), { ...caller, trace: span?.trace }, poll.model, identifiers);
       this.observe(poll.model, recordsOf(found), readSeq, absentKeysOf(keys, found));
       // Only the errors of records still watched count; a call skipped for want of watchers is no failure.
       let authFailure: GraphQLError | undefined;
@@ -546,6 +552,7 @@ export class Watcher {
       }
     } finally {
       poll.polling = false;
+      span?.end(outcome);
       this.metrics?.pollCycles.inc({ model: poll.model.enumName, outcome });
       this.metrics?.pollDuration.observe({ model: poll.model.enumName }, (performance.now() - started) / 1000);
     }
@@ -624,7 +631,8 @@ export class Watcher {
           // Gone while it waited: whoever still uses the token is checked next round.
           if (!this.polls.get(watch.model)?.watches.has(watch)) return;
           const [firstIdentifier] = watch.keys.values();
-          const rejection = await this.tokens.check(watch.caller, watch.model, firstIdentifier);
+          // Not part of the operation that subscribed, long over: no trace of it goes to GitLab.
+          const rejection = await this.tokens.check({ ...watch.caller, trace: undefined }, watch.model, firstIdentifier);
           if (rejection) this.revokeToken(token, rejection);
         }),
       );

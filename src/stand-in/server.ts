@@ -27,6 +27,9 @@ export interface RequestLogEntry {
   privateToken: string | null;
   authorization: string | null;
   requestId: string | null;
+  /** W3C trace context as received (the gateway sends it beside X-Request-Id), or null. */
+  traceparent: string | null;
+  tracestate: string | null;
 }
 
 export interface StandInState {
@@ -427,6 +430,8 @@ function logRequest(state: StandInState, req: IncomingMessage, path: string, que
     privateToken: header('private-token'),
     authorization: header('authorization'),
     requestId: header('x-request-id'),
+    traceparent: header('traceparent'),
+    tracestate: header('tracestate'),
   });
   if (state.log.length > state.options.requestLogSize) state.log.splice(0, state.log.length - state.options.requestLogSize);
 }

@@ -316,10 +316,10 @@ describe('singular dialect and the geo_primary_verification_view flag', () => {
 });
 
 describe('request log', () => {
-  it('records what was sent: method, raw path and query, both token headers, request id', async () => {
+  it('records what was sent: method, raw path and query, both token headers, request id, trace context', async () => {
     const { lastSeq } = await plural.requests();
     await call(`${plural.api}/lfs%5Fobjects?identifiers[]=1&identifiers[]=2&checksum_state=failed`, {
-      headers: { 'x-request-id': 'req-123' },
+      headers: { 'x-request-id': 'req-123', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', tracestate: 'vendor=a1' },
     });
     await call(`${plural.api}/projects/checksum?identifiers%5B%5D=7`, { method: 'PUT', token: 'glpat-other', bearer: true });
     await call(`${plural.api}/projects/5`, { token: null });
@@ -335,6 +335,8 @@ describe('request log', () => {
         privateToken: ADMIN_TOKEN,
         authorization: null,
         requestId: 'req-123',
+        traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+        tracestate: 'vendor=a1',
       },
       {
         seq: lastSeq + 2,
@@ -345,6 +347,8 @@ describe('request log', () => {
         privateToken: null,
         authorization: 'Bearer glpat-other',
         requestId: null,
+        traceparent: null,
+        tracestate: null,
       },
       {
         seq: lastSeq + 3,
@@ -355,6 +359,8 @@ describe('request log', () => {
         privateToken: null,
         authorization: null,
         requestId: null,
+        traceparent: null,
+        tracestate: null,
       },
     ]);
     for (const entry of requests) expect(entry.at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
