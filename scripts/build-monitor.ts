@@ -11,6 +11,7 @@ import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
+import { MONITOR_DOCUMENTS_NAME } from '../src/monitor.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const WEB = join(ROOT, 'web');
@@ -80,10 +81,13 @@ export async function buildMonitorPage(outDir = DEFAULT_OUT): Promise<MonitorBui
 
   await mkdir(outDir, { recursive: true });
   for (const [name, contents] of assets) await writeAtomically(join(outDir, name), contents);
+  // The page's documents (codegen's client preset, from web/operations.graphql), for the gateway to trust under
+  // TRUSTED_DOCUMENTS_ONLY; never served (src/monitor.ts serves the named assets only).
+  await writeAtomically(join(outDir, MONITOR_DOCUMENTS_NAME), await readFile(join(WEB, 'generated/trusted-documents/persisted-documents.json')));
   await writeAtomically(join(outDir, 'index.html'), html);
   // Files of earlier builds that index.html no longer names.
   for (const name of await readdir(outDir)) {
-    if (name !== 'index.html' && !assets.has(name) && !name.endsWith('.tmp')) await rm(join(outDir, name), { recursive: true, force: true });
+    if (name !== 'index.html' && name !== MONITOR_DOCUMENTS_NAME && !assets.has(name) && !name.endsWith('.tmp')) await rm(join(outDir, name), { recursive: true, force: true });
   }
 
   const files = [...assets.entries(), ['index.html', Buffer.from(html)] as const].map(([name, contents]) => ({

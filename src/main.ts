@@ -39,8 +39,9 @@ async function main(): Promise<void> {
     demoToken: standIn?.tokens.admin,
     logger,
   }).catch(async (error: unknown) => {
-    // A port in use or an address this machine lacks is a bad setting like any other, not a crash.
-    const line = listenFailure(error, { port: 'PORT', host: 'HOST' }, config.port, config.host);
+    // A port in use or an address this machine lacks is a bad setting like any other, not a crash; so is a file a
+    // setting names (TRUSTED_DOCUMENTS) that cannot be used.
+    const line = error instanceof ConfigError ? error.message : listenFailure(error, { port: 'PORT', host: 'HOST' }, config.port, config.host);
     if (!line) throw error;
     await standIn?.stop();
     return configError(line);

@@ -34,6 +34,15 @@ function pageDir(): string | null {
   return PAGE_DIRS.find((dir) => existsSync(join(dir, 'index.html'))) ?? null;
 }
 
+/** The page's documents as its build writes them beside it: trusted under TRUSTED_DOCUMENTS_ONLY (src/trusted-documents.ts). */
+export const MONITOR_DOCUMENTS_NAME = 'trusted-documents.json';
+
+/** Where the built page's documents are; null when the page is not built. */
+export function monitorDocumentsFile(): string | null {
+  const dir = pageDir();
+  return dir === null ? null : join(dir, MONITOR_DOCUMENTS_NAME);
+}
+
 function escapeAttribute(value: string): string {
   return value.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
