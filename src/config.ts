@@ -1,4 +1,5 @@
 // Every setting of the gateway, read from the environment and validated in one place.
+import { readTracingConfig, type TracingConfig } from './tracing-config.js';
 
 export type DialectSetting = 'auto' | 'singular' | 'plural';
 
@@ -58,6 +59,8 @@ export interface Config {
   readinessToken: string | null;
   /** Automatic persisted queries: documents kept under their SHA-256 (0 entries: off), and their bytes together. */
   persistedQueries: { maxEntries: number; maxBytes: number };
+  /** Trusted documents: the JSON file (hash to document) read at start, and whether only its documents run. */
+  trustedDocuments: { file: string | null; only: boolean };
   /** Parsed documents and parse failures kept by query text: their estimated heap together, the longest text kept. */
   parseCache: { maxBytes: number; maxQueryLength: number };
   /** Time a client has to send a whole request, headers and body (the response is not counted). */
@@ -80,6 +83,19 @@ export interface Config {
   };
   /** Replicas share their polls and changes through Redis; null: one process, everything in memory. */
   redis: { url: string; keyPrefix: string } | null;
+  /**
+   * Per-client limits (rate-limits.ts), 0 turning one off: operations a minute per token and per address, calls to
+   * GitLab a minute per token, active subscriptions per token; and how many proxies in front set X-Forwarded-For.
+   */
+  rateLimits: {
+    tokenOperationsPerMinute: number;
+    ipOperationsPerMinute: number;
+    tokenUpstreamCallsPerMinute: number;
+    tokenSubscriptions: number;
+    trustedProxies: number;
+  };
+  /** OpenTelemetry tracing from the standard OTEL_* variables (see tracing-config.ts); null: off, nothing of it loaded. */
+  tracing: TracingConfig | null;
 }
 
 export class ConfigError extends Error {}
@@ -186,6 +202,8 @@ export function loadConfig(env: Env = process.env): Config {
   // ~1,500 levels at which GraphQL's recursive parser runs out of stack.
   const nesting = integer(env, 'MAX_NESTING', 64, 2, 500);
   if (nesting <= depth) throw new ConfigError(`MAX_NESTING (${nesting}) must be greater than MAX_DEPTH (${depth}): every selection level nests one more brace`);
+  // 100 list calls read 10,000 records: far more than one dashboard document asks for, far fewer than 1,400.
+  const maxCallsPerOperation = integer(env, 'UPSTREAM_MAX_CALLS_PER_OPERATION', 100, 1, 100_000);
   return {
     host: env.HOST || '0.0.0.0',
     port: integer(env, 'PORT', 4000, 0, 65_535),
@@ -200,8 +218,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxRetryAfterMs: integer(env, 'UPSTREAM_MAX_RETRY_AFTER_MS', 5_000, 0),
       // nginx's default large_client_header_buffers (8k): a longer request line is answered 414.
       maxUrlBytes: integer(env, 'UPSTREAM_MAX_URL_BYTES', 8_192, 1_024, 1_048_576),
-      // 100 list calls read 10,000 records: far more than one dashboard document asks for, far fewer than 1,400.
-      maxCallsPerOperation: integer(env, 'UPSTREAM_MAX_CALLS_PER_OPERATION', 100, 1, 100_000),
+      maxCallsPerOperation,
     },
     maxPageSize: integer(env, 'MAX_PAGE_SIZE', 100, 1, 100),
     maxIdentifiers: integer(env, 'MAX_IDENTIFIERS', 1000, 1, 100_000),
@@ -229,6 +246,7 @@ export function loadConfig(env: Env = process.env): Config {
     tokenCache: { ttlMs: integer(env, 'TOKEN_CACHE_MS', 30_000, 0), maxEntries: integer(env, 'TOKEN_CACHE_MAX_ENTRIES', 10_000, 1) },
     readinessToken: env.GITLAB_READINESS_TOKEN || null,
     persistedQueries: { maxEntries: integer(env, 'APQ_MAX_ENTRIES', 1_000, 0, 1_000_000), maxBytes: integer(env, 'APQ_MAX_BYTES', 10_000_000, 1_000) },
+    trustedDocuments: trustedDocumentsOf(env),
     // A dashboard's document is a few KB and costs ~100 KB parsed: 32 MB keeps hundreds; 16 KB texts cost 4 MB at most.
     parseCache: { maxBytes: integer(env, 'PARSE_CACHE_MAX_BYTES', 32 << 20, 0), maxQueryLength: integer(env, 'PARSE_CACHE_MAX_QUERY_LENGTH', 16_384, 0, 1_000_000) },
     // A 1 MB body (MAX_REQUEST_BODY_BYTES) at 35 KB/s; a dashboard's request of a few KB takes milliseconds.
@@ -245,7 +263,17 @@ export function loadConfig(env: Env = process.env): Config {
       leaseMs: integer(env, 'LIVE_LEASE_MS', 5_000, 200, 600_000),
     },
     redis: redisOf(env),
+    rateLimits: rateLimitsOf(env, maxCallsPerOperation),
+    tracing: readTracingConfig(env, ConfigError),
   };
+}
+
+/** The file is read and checked by src/trusted-documents.ts when the gateway starts; here only whether it is named. */
+function trustedDocumentsOf(env: Env): Config['trustedDocuments'] {
+  const file = env.TRUSTED_DOCUMENTS || null;
+  const only = bool(env, 'TRUSTED_DOCUMENTS_ONLY', false);
+  if (only && !file) throw new ConfigError('TRUSTED_DOCUMENTS_ONLY=true needs TRUSTED_DOCUMENTS, the JSON file of trusted documents (SHA-256 hash to document)');
+  return { file, only };
 }
 
 function redisOf(env: Env): Config['redis'] {
@@ -254,4 +282,28 @@ function redisOf(env: Env): Config['redis'] {
   const keyPrefix = env.REDIS_KEY_PREFIX ?? 'dmg:';
   if (!/^[\x21-\x7e]{1,64}$/.test(keyPrefix)) throw new ConfigError(`REDIS_KEY_PREFIX must be 1 to 64 visible ASCII characters, got "${keyPrefix.slice(0, 80)}"`);
   return { url, keyPrefix };
+}
+
+/**
+ * Per-client limits. A monitor tab makes a few operations a minute (one per page of records or recalculation), calls
+ * GitLab once or twice for each, and holds two or three subscriptions: the defaults are a hundred times that and more,
+ * and stop a client stuck in a loop, or a host making up tokens, long before it takes the gateway or GitLab.
+ */
+function rateLimitsOf(env: Env, maxCallsPerOperation: number): Config['rateLimits'] {
+  // 100 a second per token; an address gets five tokens' worth, as an office behind one NAT shares it.
+  const tokenOperationsPerMinute = integer(env, 'RATE_LIMIT_TOKEN_OPERATIONS_PER_MINUTE', 6_000, 0, 10_000_000);
+  const ipOperationsPerMinute = integer(env, 'RATE_LIMIT_IP_OPERATIONS_PER_MINUTE', 30_000, 0, 10_000_000);
+  // 100 calls a second: sixty operations a minute at UPSTREAM_MAX_CALLS_PER_OPERATION.
+  const tokenUpstreamCallsPerMinute = integer(env, 'RATE_LIMIT_TOKEN_UPSTREAM_CALLS_PER_MINUTE', 6_000, 0, 10_000_000);
+  if (tokenUpstreamCallsPerMinute > 0 && tokenUpstreamCallsPerMinute < maxCallsPerOperation) {
+    throw new ConfigError(`RATE_LIMIT_TOKEN_UPSTREAM_CALLS_PER_MINUTE (${tokenUpstreamCallsPerMinute}) must be 0 or at least UPSTREAM_MAX_CALLS_PER_OPERATION (${maxCallsPerOperation}): one operation may make that many calls`);
+  }
+  return {
+    tokenOperationsPerMinute,
+    ipOperationsPerMinute,
+    tokenUpstreamCallsPerMinute,
+    // Hundreds of monitor tabs of one token; graphql-ws alone allows 2,000 (20 sockets of 100), SSE has no bound of its own.
+    tokenSubscriptions: integer(env, 'RATE_LIMIT_TOKEN_SUBSCRIPTIONS', 1_000, 0, 10_000_000),
+    trustedProxies: integer(env, 'TRUSTED_PROXIES', 0, 0, 100),
+  };
 }

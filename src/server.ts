@@ -15,11 +15,16 @@ import { TokenChecker } from './live/token-checker.js';
 import { Watcher } from './live/watcher.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
-import { isMonitorPath, serveMonitor } from './monitor.js';
+import { isMonitorPath, monitorDocumentsFile, serveMonitor } from './monitor.js';
 import { logUpstreamAttempt } from './upstream-log.js';
 import { PersistedQueryStore } from './persisted-queries.js';
+import { ClientLimits } from './rate-limits.js';
+import { schema } from './schema/index.js';
+import { loadTrustedDocuments } from './trusted-documents.js';
 import { attachGraphqlWs, handleProtocols, verifySubprotocol } from './websocket.js';
+import { createFastPath } from './fast-path.js';
 import { createGatewayYoga } from './yoga.js';
+import { startTracing } from './trace-context.js';
 
 export interface GatewayOptions {
   gitlabUrl: string;
@@ -92,7 +97,11 @@ function requestBounds(config: Config) {
 
 export async function startGateway(config: Config, options: GatewayOptions): Promise<Gateway> {
   const logger = options.logger ?? createLogger(config.logLevel);
+  // First: a bad file is a bad setting (a ConfigError), found before anything is opened.
+  const trustedDocuments = loadTrustedDocuments(config, { schema, monitorDocuments: monitorDocumentsFile(), warn: (message) => logger.warn(message) });
   const metrics = new Metrics();
+  // OTEL_*: the OpenTelemetry SDK is loaded only when tracing is configured; off, this is null.
+  const tracing = await startTracing(config.tracing, logger);
   /** Set when the shutdown drops the connections to GitLab: calls that fail then are no failure of GitLab's. */
   let droppingUpstream = false;
   const client = new GitLabClient(options.gitlabUrl, config.dialect, config.upstream, (e) => {
@@ -107,10 +116,20 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
   const tokens = new TokenChecker(client, { ...config.tokenCache, freshMs: config.live.authRecheckMs });
   // With REDIS_URL the replicas share their polls and changes; alone, the process is its own cluster.
   const cluster = config.redis ? new RedisCluster(config.redis.url, config.redis.keyPrefix, config.live.leaseMs, logger, metrics) : new LocalCluster();
-  const live = new Watcher(client, new InMemoryChangeBus(), config.live, metrics, tokens, cluster);
+  const live = new Watcher(client, new InMemoryChangeBus(), config.live, metrics, tokens, cluster, tracing);
+  // Per-client limits, counted in Redis for all replicas together with REDIS_URL, else in this process.
+  const limits = new ClientLimits(config, metrics, logger);
   // One store of persisted queries for HTTP and graphql-ws: a hash registered over one works over the other.
-  const persistedQueries = new PersistedQueryStore(config.persistedQueries);
-  const yoga = createGatewayYoga(config, { client, live, logger, metrics, demoToken: options.demoToken, persistedQueries });
+  if (trustedDocuments?.only && config.gitlabUrl === null) {
+    logger.warn("TRUSTED_DOCUMENTS_ONLY in demo mode: GraphiQL's requests run any document; every other client runs trusted documents only, as in production");
+  } else if (trustedDocuments?.only && config.graphiql) {
+    logger.warn('GRAPHIQL is on with TRUSTED_DOCUMENTS_ONLY: GraphiQL runs trusted documents only (its schema query is not one of them)');
+  }
+  // Trusted documents are served from the same store as persisted queries, by either kind of hash, over every transport.
+  const persistedQueries = new PersistedQueryStore(config.persistedQueries, trustedDocuments);
+  const yoga = createGatewayYoga(config, { client, live, logger, metrics, demoToken: options.demoToken, persistedQueries, trustedDocuments, limits, tracing });
+  const fastPath = createFastPath(yoga, yoga.graphqlEndpoint);
+  const corsOn = config.corsOrigins.length > 0;
   const readinessToken = config.readinessToken ?? options.demoToken ?? null;
   let probing: ReturnType<GitLabClient['probe']> | null = null;
   let closing = false;
@@ -158,6 +177,9 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
     if (length !== undefined && Number(length) > config.limits.requestBodyBytes) {
       return json(res, 413, { errors: [{ message: `The request body exceeds ${config.limits.requestBodyBytes} bytes.`, extensions: { code: 'BAD_REQUEST' } }] });
     }
+    // Every GraphQL operation over HTTP (SSE too) counts against its token's and address's rates; past one: 429.
+    if ((path === yoga.graphqlEndpoint || path === `${yoga.graphqlEndpoint}/`) && !wantsGraphiQL(req, path, yoga.graphqlEndpoint) && (await limits.answeredHttp(req, res))) return;
+    if (fastPath.takes(req, corsOn)) return fastPath.handle(req, res);
     await yoga(req, res);
   };
   const server = createServer(requestBounds(config), (req, res) => {
@@ -174,7 +196,7 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
   server.maxConnections = config.maxConnections;
   server.on('drop', () => metrics.droppedConnections.inc());
   const sockets = new WebSocketServer({ noServer: true, path: yoga.graphqlEndpoint, maxPayload: config.limits.requestBodyBytes, handleProtocols, verifyClient: verifySubprotocol });
-  const acceptGraphqlWs = attachGraphqlWs(yoga, config, metrics, logger, tokens, persistedQueries);
+  const acceptGraphqlWs = attachGraphqlWs(yoga, config, metrics, logger, tokens, persistedQueries, limits);
   // The upgrade is handled here rather than by ws so the raw socket is at hand (see Outbox); a wrong path still gets 400.
   server.on('upgrade', (request: IncomingMessage, raw: Duplex, head: Buffer) => {
     sockets.handleUpgrade(request, raw, head, (socket) => acceptGraphqlWs(socket, request, raw));
@@ -216,7 +238,9 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
       // No client waits for GitLab any more; a shared poll or a cut-off request may: do not wait for those answers
       // (close() would, up to the upstream timeouts, past SHUTDOWN_TIMEOUT_MS).
       droppingUpstream = true;
-      await Promise.all([client.destroy(), leftCluster]);
+      await Promise.all([client.destroy(), leftCluster, limits.close()]);
+      // Last: the spans of everything above (the operations drained, the polls stopped) are exported before exit.
+      await tracing?.shutdown();
     },
   };
 }

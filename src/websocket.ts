@@ -17,6 +17,7 @@ import { OperationEnd } from './operation-end.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { PersistedQueryStore } from './persisted-queries.js';
+import type { ClientLimits } from './rate-limits.js';
 import { withShortErrorMessages, withShortMessages } from './request-errors.js';
 import type { GatewayYoga } from './yoga.js';
 
@@ -92,7 +93,7 @@ function screen(text: string, payloads: Map<string, SubscribePayload>, ends: Map
   return JSON.stringify({ id: message.id, type: MessageType.Subscribe, payload: { query: '' } });
 }
 
-export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metrics, logger: Logger, tokens: TokenChecker, persistedQueries: PersistedQueryStore) {
+export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metrics, logger: Logger, tokens: TokenChecker, persistedQueries: PersistedQueryStore, limits?: ClientLimits) {
   /** Each operation's end, by the payload graphql-ws hands to onSubscribe and then to onComplete (ids can be reused). */
   const endOf = new WeakMap<object, OperationEnd>();
   const sharedVariables = new Interner<Record<string, unknown>>();
@@ -129,6 +130,10 @@ export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metr
     onSubscribe: async (ctx, id, compact) => {
       const payload = ctx.extra.payloads.get(id) ?? compact;
       ctx.extra.payloads.delete(id);
+      // Per-client limits: each subscribe message is an operation of its connection's token and address. Refused with
+      // an `error` message; the socket stays open.
+      const limited = await limits?.wsOperation(ctx.extra.request, ctx.connectionParams);
+      if (limited) return [limited];
       const active = ctx.extra.operations;
       if (active.size >= config.live.maxSubscriptionsPerConnection) {
         return [new GraphQLError(`At most ${config.live.maxSubscriptionsPerConnection} subscriptions per connection.`, { extensions: { code: 'BAD_USER_INPUT' } })];
@@ -137,11 +142,12 @@ export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metr
       if (valueNestsDeeperThan(payload.variables, config.limits.nesting)) {
         return [new GraphQLError(`Variables nesting limit of ${config.limits.nesting} exceeded.`, { extensions: { code: 'BAD_USER_INPUT' } })];
       }
-      // The protocol asks for a query string: an empty one with a persisted query's hash names a kept document.
-      const extension = (payload.extensions as { persistedQuery?: unknown } | undefined)?.persistedQuery;
-      if (extension !== undefined) {
+      // The protocol asks for a query string: an empty one with a persisted query's hash, or with a trusted document's
+      // documentId, names a kept or trusted document.
+      const { documentId } = payload as { documentId?: unknown };
+      if (payload.extensions?.persistedQuery !== undefined || (documentId !== undefined && documentId !== null)) {
         try {
-          (payload as { query: string }).query = persistedQueries.resolve(payload.query, extension) as string;
+          (payload as { query: string }).query = persistedQueries.documentOf({ query: payload.query, documentId, extensions: payload.extensions }) as string;
         } catch (error) {
           return [withoutHttpExtension(error as GraphQLError)];
         }
@@ -178,6 +184,9 @@ export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metr
       if (errors.length > 0) return errors.map(withoutHttpExtension);
       // The parsed document comes from Yoga's cache and holds its text: keep that one copy rather than this message's.
       if (document.loc?.source.body === payload.query) (payload as { query: string }).query = document.loc.source.body;
+      // A subscription holds a place among its token's until it ends, however it ends (onComplete, or the socket's close).
+      const full = await limits?.wsSubscription(ctx.connectionParams, document, payload.operationName, end);
+      if (full) return [full];
       active.add(id);
       ctx.extra.ends.set(id, end);
       endOf.set(compact, end);

@@ -1,8 +1,7 @@
 // Yoga with its plugins: limits, CSRF prevention, CORS, introspection switch, masking, telemetry.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
-import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
-import { GraphQLError, type ValidationContext } from 'graphql';
+import { GraphQLError, NoSchemaIntrospectionCustomRule, type ValidationContext } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import type { Config } from './config.js';
 import { batchObserver, callerFrom, connectionParamsHeaders, createContext, type GatewayContext } from './context.js';
@@ -17,10 +16,14 @@ import type { Metrics } from './metrics.js';
 import { useNestingLimit } from './nesting.js';
 import { ParseCache } from './parse-cache.js';
 import { usePersistedQueries, type PersistedQueryStore } from './persisted-queries.js';
+import { useTrustedDocumentsOnly, type TrustedDocuments } from './trusted-documents.js';
 import { useTypedRequestErrors } from './request-errors.js';
+import type { ClientLimits } from './rate-limits.js';
 import { schema } from './schema/index.js';
 import { useSharedSubscriptionExecution } from './live/shared-execution.js';
+import { useGraphqlJsExecutor } from './query-executor.js';
 import { useOperationTelemetry } from './telemetry.js';
+import type { Tracing } from './trace-context.js';
 
 export interface ServerContext {
   req: IncomingMessage;
@@ -40,6 +43,12 @@ export interface YogaDeps {
   demoToken?: string;
   /** Automatic persisted queries, shared with graphql-ws. */
   persistedQueries: PersistedQueryStore;
+  /** TRUSTED_DOCUMENTS, when set (its documents are served through persistedQueries). */
+  trustedDocuments?: TrustedDocuments | null;
+  /** Per-client limits: each query's and mutation's calls to GitLab per token, and SSE subscriptions per token. */
+  limits?: ClientLimits;
+  /** OpenTelemetry tracing, when configured (OTEL_*); null or absent: off, and no plugin of it. */
+  tracing?: Tracing | null;
 }
 
 /** graphql-armor calls every refusal a "Syntax Error"; say only what was exceeded. */
@@ -89,6 +98,10 @@ export function createGatewayYoga(config: Config, deps: YogaDeps) {
   const onBatch = batchObserver(deps.metrics);
   const parseCache = parseCacheFor(config, deps.metrics);
   const plugins: Plugin[] = [
+    // First, so every operation (a refused one too) has its span, and before the subscription plugin that stops the
+    // onSubscribe hooks after it.
+    ...(deps.tracing ? [deps.tracing.plugin()] : []),
+    useGraphqlJsExecutor(),
     EnvelopArmorPlugin({
       maxDepth: { n: limits.depth, ...armorRejection },
       maxAliases: { n: limits.aliases, ...armorRejection },
@@ -109,9 +122,14 @@ export function createGatewayYoga(config: Config, deps: YogaDeps) {
     usePersistedQueries(deps.persistedQueries),
     useOperationTelemetry(deps.logger, deps.metrics, config.metricsMaxOperationNames) as Plugin,
     useHttpSubscriptionGuard(),
+    // After the guard (a subscription it refuses takes no place) and before the executor, which stops later hooks.
+    ...(deps.limits ? [deps.limits.plugin()] : []),
     useSharedSubscriptionExecution(deps.logger),
   ];
-  if (!config.introspection) plugins.push(useDisableIntrospection());
+  // A rule of every validation, over HTTP, SSE and graphql-ws alike (Yoga's plugin decides per HTTP request parse).
+  if (!config.introspection) plugins.push({ onValidate: ({ addValidationRule }) => addValidationRule(NoSchemaIntrospectionCustomRule) });
+  // A validation hook, so it holds on every path through the envelope (HTTP, SSE, graphql-ws).
+  if (deps.trustedDocuments?.only) plugins.push(useTrustedDocumentsOnly(deps.trustedDocuments, config.gitlabUrl === null));
   return createYoga<ServerContext, GatewayContext>({
     schema,
     graphqlEndpoint: GRAPHQL_ENDPOINT,

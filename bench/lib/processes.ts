@@ -88,8 +88,20 @@ export async function procRssBytes(pid: number): Promise<number | null> {
 }
 
 export async function startGatewayProcess({ gitlabUrl, env = {}, nodeArgs = [], root = REPO_ROOT, entry, timeoutMs = 30_000 }: GatewayStart): Promise<GatewayProcess> {
-  // NODE_ENV=production as the image runs it: graphql-js checks every instanceof twice otherwise.
-  const processEnv = { NODE_ENV: 'production', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', GITLAB_URL: gitlabUrl, ...env };
+  // As the image runs it: NODE_ENV=production (graphql-js checks every instanceof twice otherwise) and the default
+  // LOG_LEVEL (a line per operation). One token and one address send every request here: the per-client limits,
+  // which are there for other clients, are off.
+  const processEnv = {
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    GITLAB_URL: gitlabUrl,
+    RATE_LIMIT_TOKEN_OPERATIONS_PER_MINUTE: '0',
+    RATE_LIMIT_IP_OPERATIONS_PER_MINUTE: '0',
+    RATE_LIMIT_TOKEN_UPSTREAM_CALLS_PER_MINUTE: '0',
+    RATE_LIMIT_TOKEN_SUBSCRIPTIONS: '0',
+    ...env,
+  };
   const main = entry ?? join(await builtSource(root), 'main.js');
   const server = await startServerProcess('gateway', gatewayNode(), [...nodeArgs, main], processEnv, READY, root, timeoutMs);
   return { ...server, url: server.ready, origin: new URL(server.ready).origin };
@@ -99,7 +111,7 @@ export async function startGatewayProcess({ gitlabUrl, env = {}, nodeArgs = [], 
  * A floor: a server of bench/lib/ that does a scenario's work with no GraphQL (bare-proxy.ts, bare-broadcaster.ts), in
  * a process of its own. It prints "listening on <origin>".
  */
-export async function startFloor(script: 'bare-proxy.ts' | 'bare-broadcaster.ts', env: Record<string, string> = {}): Promise<ServerProcess & { origin: string }> {
+export async function startFloor(script: 'bare-proxy.ts' | 'bare-broadcaster.ts' | 'otlp-sink.ts', env: Record<string, string> = {}): Promise<ServerProcess & { origin: string }> {
   const server = await startServerProcess(script, process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench/lib', script)], env, /listening on (http:\/\/\S+)/, REPO_ROOT, 30_000);
   return { ...server, origin: server.ready };
 }
@@ -113,13 +125,22 @@ export interface ServerProcess {
   stop(graceMs?: number): Promise<void>;
 }
 
+/** Characters of a process's stdout and stderr kept for output(). */
+const KEPT_OUTPUT_CHARS = 65_536;
+
 async function startServerProcess(name: string, node: string, args: string[], env: Record<string, string>, ready: RegExp, cwd: string, timeoutMs: number): Promise<ServerProcess> {
   const child = spawn(node, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '', ...env } });
   children.add(child);
   let stdout = '';
   let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  // What a scenario reads is at the start (ready lines, the inspector's URL); past it output is drained, not kept: a
+  // gateway logging a line per request would otherwise make this process, beside the load generator, the bottleneck.
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    if (stdout.length < KEPT_OUTPUT_CHARS) stdout += chunk;
+  });
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    if (stderr.length < KEPT_OUTPUT_CHARS) stderr += chunk;
+  });
   const exited = new Promise<void>((resolve) => child.once('exit', () => (children.delete(child), resolve())));
   const readyText = await new Promise<string>((resolve, reject) => {
     const fail = (error: Error) => {
@@ -132,6 +153,7 @@ async function startServerProcess(name: string, node: string, args: string[], en
       const match = ready.exec(stdout);
       if (match) {
         clearTimeout(timer);
+        child.stdout!.off('data', check);
         resolve(match[1]);
       }
     };

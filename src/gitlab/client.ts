@@ -8,12 +8,20 @@ import { requireIdentifier } from './identifiers.js';
 
 export type { RecordJson } from '../models.js';
 import { DialectState } from './dialect.js';
-import type { OperationEnd } from '../operation-end.js';
+import type { EndEmitter, OperationEnd } from '../operation-end.js';
+import type { CallTrace, ServerAddress, UpstreamSpan } from '../trace-context.js';
 
 export const API_PATH = '/api/v4/admin/data_management/';
 
 /** Longest keyset cursor of GitLab's this gateway passes on (GitLab's hold a record's id: a few dozen characters). */
 export const MAX_KEYSET_CURSOR_LENGTH = 1024;
+
+/** Each route as GitLab documents it: what a call's span is named by, never its identifiers, query or token. */
+const ROUTE_TEMPLATES: Record<string, string> = {
+  list: `${API_PATH}:model_name`,
+  recalculate_one: `${API_PATH}:model_name/:record_identifier/checksum`,
+  recalculate_all: `${API_PATH}:model_name/checksum`,
+};
 
 /** How `HTTP/1.1\r\n` and the spaces around the request target add to the request line. */
 const REQUEST_LINE_OVERHEAD = ' '.length + ' HTTP/1.1\r\n'.length;
@@ -32,6 +40,16 @@ export interface Caller {
    * its way is cut off, and no retry or back-off follows. A PUT on its way is let finish (see send()).
    */
   end?: OperationEnd;
+  /**
+   * Takes `calls` from the token's rate of calls to GitLab (per-client limits, rate-limits.ts), or throws RATE_LIMITED:
+   * then nothing is sent. Set for queries and mutations only: the live layer's polls and token checks are not counted.
+   */
+  upstreamRate?: (calls: number) => void | Promise<void>;
+  /**
+   * The W3C trace context GitLab is sent beside X-Request-Id: the client's own, unchanged, or with tracing on the
+   * operation's span (each call then gets a span of its own). Absent: no traceparent is sent.
+   */
+  trace?: CallTrace;
 }
 
 /** What an operation's calls end with once its client has gone: nobody reads it, so it is no failure of anyone's. */
@@ -169,6 +187,8 @@ class Attempt extends Error {
 export class GitLabClient {
   private readonly pool: Pool;
   private readonly basePath: string;
+  /** GitLab's host and port, for the spans of calls (tracing on). */
+  private readonly server: ServerAddress;
   readonly dialect: DialectState;
 
   constructor(
@@ -179,6 +199,7 @@ export class GitLabClient {
   ) {
     const url = new URL(gitlabUrl);
     this.basePath = url.pathname.replace(/\/+$/, '') + API_PATH;
+    this.server = { address: url.hostname, port: Number(url.port) || (url.protocol === 'https:' ? 443 : 80) };
     this.dialect = new DialectState(dialect);
     this.pool = new Pool(url.origin, {
       // GitLab's Link header repeats the request's URL up to four times (prev, next, first, last).
@@ -247,6 +268,11 @@ export class GitLabClient {
     const ids = [...new Set((filters.identifiers ?? []).map((id) => requireIdentifier(id).canonical))];
     if (ids.length === 0) return this.recalculateSome(caller, model, filters.checksumState ?? null, []);
     const groups = this.splitIdentifiers(model, ids, { method: 'PUT', checksumState: filters.checksumState });
+    // Counted whole against the token's rate before the first is sent: none goes when they would not all be allowed.
+    if (groups.length > 1 && caller.upstreamRate) {
+      await caller.upstreamRate(groups.length);
+      caller = { ...caller, upstreamRate: undefined };
+    }
     let result: BulkResult = { status: 'success', message: '' };
     let queued = 0;
     for (const group of groups) {
@@ -389,14 +415,33 @@ export class GitLabClient {
     const { end } = caller;
     // A GET the client no longer waits for is cut off; a PUT on its way is let finish: GitLab may have acted on it
     // already, and cutting it off would only hide how it went.
-    const cutOffBy = method === 'GET' ? end?.signal : undefined;
+    const cutOffBy = method === 'GET' ? end?.emitterSignal : undefined;
+    // The token's rate of calls to GitLab: past it, this call is not sent. Its retries are not counted again.
+    if (caller.upstreamRate && !end?.ended) await caller.upstreamRate(1);
+    let span: UpstreamSpan | null = null;
+    if (caller.trace) {
+      // Tracing on: this call's own span (its attempts, its outcome), whose context GitLab gets; off: the client's.
+      const context = caller.trace.upstream ? (span = caller.trace.upstream(ROUTE_TEMPLATES[route] ?? route, method, segments[0], this.server)) : caller.trace;
+      headers.traceparent = context.traceparent;
+      if (context.tracestate) headers.tracestate = context.tracestate;
+    }
     for (let attempt = 0; ; attempt++) {
       // Nobody waits for the answer: nothing is sent, neither a first attempt nor a retry.
-      if (end?.ended) throw clientLeft();
+      if (end?.ended) {
+        span?.end();
+        throw clientLeft();
+      }
       const started = performance.now();
       let status = 0;
-      const observe = (errorCode: string | null, retrying: boolean, abandoned = false) =>
-        this.observe({ route, method, model: segments[0], status, durationMs: performance.now() - started, attempt: attempt + 1, errorCode, retrying, abandoned, requestId: caller.requestId });
+      const observe = (errorCode: string | null, retrying: boolean, abandoned = false) => {
+        const event = { route, method, model: segments[0], status, durationMs: performance.now() - started, attempt: attempt + 1, errorCode, retrying, abandoned, requestId: caller.requestId };
+        this.observe(event);
+        // Every exit of this loop but the one above tells of its last attempt first: the span ends with it.
+        if (span) {
+          span.attempt(event);
+          if (!retrying) span.end();
+        }
+      };
       if (caller.stats) caller.stats.upstreamCalls++;
       try {
         const res = await this.attempt(method, path, headers, special, (s) => (status = s), cutOffBy);
@@ -428,7 +473,7 @@ export class GitLabClient {
     headers: Record<string, string>,
     special: ((status: number, body: unknown) => Error | null) | undefined,
     answered: (status: number) => void,
-    signal: AbortSignal | undefined,
+    signal: EndEmitter | undefined,
   ): Promise<Response> {
     let status: number;
     let resHeaders: Response['headers'];
