@@ -223,7 +223,7 @@ export class ClientLimits {
     const retryAfter = secondsOf(waitMs);
     this.logger.debug({ limit: name, retryAfter }, 'rate limited');
     const message = `${WHAT[name]}: at most ${perMinute} a minute (${SETTINGS[name]}). Try again in ${retryAfter} s.`;
-    return { error: new GraphQLError(message, { extensions: { code: RATE_LIMITED, retryAfter } }), retryAfter };
+    return { error: new GraphQLError(message, { extensions: { code: RATE_LIMITED, retryAfterSeconds: retryAfter } }), retryAfter };
   }
 
   private subscriptionsRefused(): Refusal {

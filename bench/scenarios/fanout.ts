@@ -12,7 +12,17 @@ import type { ReplayedObservation } from '../lib/bare-broadcaster.js';
 import type { Delivery, ParentMessage, ReadyMessage, ReportMessage } from '../lib/subscribers.js';
 import type { LoggedRequest } from '../../test/support/standalone.js';
 
-export const FANOUT_TARGETS = { listCallsPerCycle: 1, p99Ms: 100, bytesPerSubscriber: 10 * 1024 } as const;
+export const FANOUT_TARGETS = { listCallsPerCycle: 1, p99Ms: 100, bytesPerSubscriber: 10 * 1024, p99OverFloor: 1.3 } as const;
+
+/** Where delivery p99 is held to the floor's: batches at 10,000 subscribers, a message per change at 1,000. */
+const FLOOR_RATIO_JUDGED: Record<Delivery, number> = { batch: 10_000, each: 1_000 };
+
+/** Delivery p99 over the floor's for the same observations: what the gateway adds to what the machine allows. */
+function floorRatioFigure(tag: string, l: Level): Figure {
+  const ratio = l.floor && l.floor.latency.p99Ms > 0 && !Number.isNaN(l.latency.p99Ms) ? l.latency.p99Ms / l.floor.latency.p99Ms : null;
+  const judged = FLOOR_RATIO_JUDGED[l.delivery] === l.subscribers;
+  return figure('fanout', `${tag}: delivery p99 / floor p99`, ratio === null ? null : round(ratio, 2), 'x', judged ? `<= ${FANOUT_TARGETS.p99OverFloor}` : '', judged && ratio !== null ? ratio <= FANOUT_TARGETS.p99OverFloor && l.drained : null);
+}
 const RECORDS = 100;
 const FAST_POLL_MS = 250;
 /** RSS per subscriber is judged only where the subscribers' share dwarfs the noise of a process's RSS. */
@@ -342,6 +352,7 @@ export async function runFanout(options: RunOptions): Promise<ScenarioResult> {
         null,
         l.floor ? `bare WebSocket broadcaster, same load process; p50 ${l.floor.latency.p50Ms} ms${l.floor.drained ? '' : ', incomplete'}` : 'not run',
       ),
+      floorRatioFigure(tag, l),
       figure(S, `${tag}: longest event-loop stall in the window`, l.eventLoopLagMaxMs, 'ms'),
       figure(S, `${tag}: gateway CPU per change event delivered`, l.gatewayCpuUsPerEvent === null ? null : round(l.gatewayCpuUsPerEvent, 1), 'us', '', null, 'the whole window: polls, the mutation, delivery'),
       figure(S, `${tag}: subscriber process CPU per change event`, l.loadProcessCpuUsPerEvent === null ? null : round(l.loadProcessCpuUsPerEvent, 1), 'us', '', null, 'the load generator shares the 2 cores'),

@@ -112,7 +112,7 @@ export async function adminToken(standIn: { url: string }, name: string): Promis
 /** What a refusal for a rate says: RATE_LIMITED, with the whole seconds to wait (1 to `atMost`). */
 export function expectRateLimited(error: { message: string; extensions?: Record<string, unknown> } | undefined, setting: string, atMost: number): number {
   expect(error?.extensions?.code).toBe('RATE_LIMITED');
-  const retryAfter = error?.extensions?.retryAfter as number;
+  const retryAfter = error?.extensions?.retryAfterSeconds as number;
   expect(Number.isInteger(retryAfter)).toBe(true);
   expect(retryAfter).toBeGreaterThanOrEqual(1);
   expect(retryAfter).toBeLessThanOrEqual(atMost);

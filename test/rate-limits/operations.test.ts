@@ -48,7 +48,7 @@ describe('operations per token', () => {
     expect(refused.body.errors).toHaveLength(1);
     const [error] = refused.body.errors!;
     expect(Object.keys(error).sort()).toEqual(['extensions', 'message']);
-    expect(Object.keys(error.extensions!).sort()).toEqual(['code', 'retryAfter']);
+    expect(Object.keys(error.extensions!).sort()).toEqual(['code', 'retryAfterSeconds']);
     const retryAfter = expectRateLimited(error, TOKEN_SETTING, 20);
     expect(refused.headers.get('retry-after')).toBe(String(retryAfter));
     expect(error.message).toContain('at most 3 a minute');

@@ -26,7 +26,7 @@ export function isTokenRefusal(error: ApiError): boolean {
 
 /** Passing troubles: the page tries again by itself. */
 export function isTransient(error: ApiError): boolean {
-  return ['NETWORK', 'UPSTREAM_UNAVAILABLE', 'UPSTREAM_TIMEOUT', 'UPSTREAM_RATE_LIMITED', 'UPSTREAM_ERROR', 'INTERNAL_SERVER_ERROR'].includes(error.code);
+  return ['NETWORK', 'UPSTREAM_UNAVAILABLE', 'UPSTREAM_TIMEOUT', 'UPSTREAM_RATE_LIMITED', 'RATE_LIMITED', 'UPSTREAM_ERROR', 'INTERNAL_SERVER_ERROR'].includes(error.code);
 }
 
 /** One or two sentences: what happened, then what to do (or what the page does about it). */
@@ -47,6 +47,8 @@ export function describeProblem(error: ApiError): string {
       return 'GitLab did not answer in time; the page will retry.';
     case 'UPSTREAM_RATE_LIMITED':
       return `GitLab asks for fewer requests (rate limited); the page will retry${error.retryAfterSeconds ? ` in about ${error.retryAfterSeconds} s` : ''}.`;
+    case 'RATE_LIMITED':
+      return `The gateway asks this page for fewer requests (a per-client limit); the page will retry${error.retryAfterSeconds ? ` in about ${error.retryAfterSeconds} s` : ''}.`;
     case 'UPSTREAM_ERROR':
       return `GitLab is failing; the page will retry. (${error.message})`;
     case 'INTERNAL_SERVER_ERROR':
