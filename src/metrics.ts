@@ -24,6 +24,8 @@ export class Metrics {
   readonly parseCacheLookups = new Counter({ name: 'gateway_parse_cache_lookups_total', help: 'Operations whose document was looked up in the parse cache, by outcome: hit, miss (parsed, then kept within PARSE_CACHE_MAX_BYTES), too_long (longer than PARSE_CACHE_MAX_QUERY_LENGTH: parsed, not kept)', labelNames: ['outcome'], registers: [this.registry] });
   readonly parseCacheBytes = new Gauge({ name: 'gateway_parse_cache_bytes', help: 'Estimated heap held by the parse cache (parsed documents and parse failures), at most PARSE_CACHE_MAX_BYTES', registers: [this.registry] });
   readonly droppedConnections = new Counter({ name: 'gateway_http_dropped_connections_total', help: 'Connections closed as soon as accepted because MAX_CONNECTIONS were open', registers: [this.registry] });
+  readonly rateLimited = new Counter({ name: 'gateway_rate_limited_total', help: 'Operations, calls to GitLab and subscriptions refused with RATE_LIMITED, by the limit that refused them', labelNames: ['limit'], registers: [this.registry] });
+  readonly rateLimitsDegraded = new Gauge({ name: 'gateway_rate_limits_degraded', help: 'With REDIS_URL: 1 while Redis cannot be used and this replica counts per-client limits in memory, on its own; else 0', registers: [this.registry] });
   readonly pollDuration = new Histogram({ name: 'gateway_live_poll_duration_seconds', help: 'Duration of a poll cycle', labelNames: ['model'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [this.registry] });
 
   constructor() {

@@ -76,7 +76,7 @@ export class PersistedQueryStore {
     if (typeof params.documentId !== 'string') throw badDocumentId();
     const text = this.trusted?.document(params.documentId);
     if (text !== undefined) return text;
-    if (!/^(?:sha256:)?[0-9a-fA-F]{64}$/.test(params.documentId)) throw badDocumentId();
+    if (!DOCUMENT_HASH.test(params.documentId)) throw badDocumentId();
     throw unknownDocument();
   }
 
@@ -141,7 +141,11 @@ export class PersistedQueryStore {
   }
 }
 
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+/** The SHA-256 of a document's text, in lowercase hex: what APQ hashes and trusted documents' keys are. */
+export const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/** A hash as a request or a trusted-documents file writes it: the hex alone (Relay, APQ) or `sha256:` and the hex (codegen's preset). */
+export const DOCUMENT_HASH = /^(?:sha256:)?([0-9a-fA-F]{64})$/;
 
 /** Whether `hash` (hex, or `sha256:` and hex, as codegen's documents carry it) is the SHA-256 of `text`. */
 const isHashOf = (text: string, hash: string) => sha256(text) === hash.replace(/^sha256:/, '').toLowerCase();

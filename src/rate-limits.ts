@@ -6,7 +6,6 @@ import { createHmac } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GraphQLError, getOperationAST, type DocumentNode, type ExecutionResult } from 'graphql';
 import { isAsyncIterable, processRegularResult, type Plugin } from 'graphql-yoga';
-import { Counter, Gauge } from 'prom-client';
 import { clientAddress } from './client-address.js';
 import type { Config } from './config.js';
 import { callerFrom, connectionParamsHeaders, type GatewayContext } from './context.js';
@@ -54,7 +53,6 @@ type TransportContext = GatewayContext & { connectionParams?: unknown; res?: Ser
 
 export class ClientLimits {
   private readonly store: LimitStore;
-  private readonly refused: Counter<'limit'>;
   /** Tokens' hashes by the graphql-ws connection parameters they came in (one hash per connection, not per message). */
   private readonly paramsTokens = new WeakMap<object, string | null>();
   /** Addresses by upgrade request: every message of a socket comes from the same one. */
@@ -63,16 +61,15 @@ export class ClientLimits {
 
   constructor(
     private readonly config: Config,
-    metrics: Metrics,
+    private readonly metrics: Metrics,
     private readonly logger: Logger,
   ) {
     this.hashKey = `per-client limits ${config.redis?.keyPrefix ?? ''}`;
-    this.refused = new Counter({ name: 'gateway_rate_limited_total', help: 'Operations, calls to GitLab and subscriptions refused with RATE_LIMITED, by the limit that refused them', labelNames: ['limit'], registers: [metrics.registry] });
-    for (const limit of Object.keys(SETTINGS)) this.refused.inc({ limit }, 0);
-    const degraded = new Gauge({ name: 'gateway_rate_limits_degraded', help: 'With REDIS_URL: 1 while Redis cannot be used and this replica counts per-client limits in memory, on its own; else 0', registers: [metrics.registry] });
-    degraded.set(0);
+    // Every series from the start, at 0: a dashboard sees the limits before the first refusal.
+    for (const limit of Object.keys(SETTINGS)) metrics.rateLimited.inc({ limit }, 0);
+    metrics.rateLimitsDegraded.set(0);
     this.store = config.redis
-      ? new RedisLimitStore(config.redis.url, config.redis.keyPrefix, config.live.leaseMs, logger, (on) => degraded.set(on ? 1 : 0))
+      ? new RedisLimitStore(config.redis.url, config.redis.keyPrefix, config.live.leaseMs, logger, (on) => metrics.rateLimitsDegraded.set(on ? 1 : 0))
       : new MemoryLimitStore();
   }
 
@@ -91,13 +88,19 @@ export class ClientLimits {
 
   /**
    * Counts a GraphQL operation over HTTP (POST or GET, SSE included) against its token and address; one past either
-   * rate is answered here with 429, Retry-After and RATE_LIMITED. True when it was answered.
+   * rate is answered here with 429, Retry-After and RATE_LIMITED. True when it was answered (a promise only while the
+   * count is Redis's: in memory, the request goes on without waiting a turn of the event loop).
    */
-  async answeredHttp(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  answeredHttp(req: IncomingMessage, res: ServerResponse): boolean | Promise<boolean> {
     const { tokenOperationsPerMinute, ipOperationsPerMinute } = this.limits;
     if ((req.method !== 'POST' && req.method !== 'GET') || (tokenOperationsPerMinute === 0 && ipOperationsPerMinute === 0)) return false;
     const token = tokenOperationsPerMinute === 0 ? null : callerFrom({ get: (name) => headerOf(req, name) }).token;
-    const refusal = await this.operation(token === null ? null : this.subjectOf(token), () => clientAddress(req, this.limits.trustedProxies));
+    const refusal = this.operation(token === null ? null : this.subjectOf(token), () => clientAddress(req, this.limits.trustedProxies));
+    return refusal instanceof Promise ? refusal.then((r) => this.refuseHttp(req, res, r)) : this.refuseHttp(req, res, refusal);
+  }
+
+  /** Answers a refused HTTP operation with 429 (true), or lets it go on (false). */
+  private refuseHttp(req: IncomingMessage, res: ServerResponse, refusal: Refusal | null): boolean {
     if (!refusal) return false;
     const body = JSON.stringify({ errors: [refusal.error.toJSON()] });
     const headers: Record<string, string | number> = { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'retry-after': refusal.retryAfter ?? 1 };
@@ -145,7 +148,7 @@ export class ClientLimits {
         let subject: string | null = null;
         caller.upstreamRate = (calls) => {
           subject ??= this.subjectOf(token);
-          const taken = this.take('token_upstream_calls', [{ key: `token_upstream_calls:${subject}`, perMinute, cost: calls }]);
+          const taken = this.takeOf(['token_upstream_calls'], [{ key: `token_upstream_calls:${subject}`, perMinute, cost: calls }]);
           if (taken === null) return;
           if (!(taken instanceof Promise)) throw taken.error;
           return taken.then((refusal) => {
@@ -208,10 +211,6 @@ export class ClientLimits {
     return this.takeOf(names, checks);
   }
 
-  private take(name: RateName, checks: RateCheck[]): Refusal | null | Promise<Refusal | null> {
-    return this.takeOf([name], checks);
-  }
-
   private takeOf(names: RateName[], checks: RateCheck[]): Refusal | null | Promise<Refusal | null> {
     const taken = this.store.takeRate(checks);
     const refusalOf = (refusal: RateRefusal | null) => (refusal ? this.rateRefused(names[refusal.index], checks[refusal.index].perMinute, refusal.waitMs) : null);
@@ -219,7 +218,7 @@ export class ClientLimits {
   }
 
   private rateRefused(name: RateName, perMinute: number, waitMs: number): Refusal {
-    this.refused.inc({ limit: name });
+    this.metrics.rateLimited.inc({ limit: name });
     const retryAfter = secondsOf(waitMs);
     this.logger.debug({ limit: name, retryAfter }, 'rate limited');
     const message = `${WHAT[name]}: at most ${perMinute} a minute (${SETTINGS[name]}). Try again in ${retryAfter} s.`;
@@ -227,7 +226,7 @@ export class ClientLimits {
   }
 
   private subscriptionsRefused(): Refusal {
-    this.refused.inc({ limit: 'token_subscriptions' });
+    this.metrics.rateLimited.inc({ limit: 'token_subscriptions' });
     const max = this.limits.tokenSubscriptions;
     const message = `This token has ${max} subscriptions open already (${SETTINGS.token_subscriptions}): end one before starting another.`;
     return { error: new GraphQLError(message, { extensions: { code: RATE_LIMITED } }) };

@@ -178,7 +178,10 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
       return json(res, 413, { errors: [{ message: `The request body exceeds ${config.limits.requestBodyBytes} bytes.`, extensions: { code: 'BAD_REQUEST' } }] });
     }
     // Every GraphQL operation over HTTP (SSE too) counts against its token's and address's rates; past one: 429.
-    if ((path === yoga.graphqlEndpoint || path === `${yoga.graphqlEndpoint}/`) && !wantsGraphiQL(req, path, yoga.graphqlEndpoint) && (await limits.answeredHttp(req, res))) return;
+    if ((path === yoga.graphqlEndpoint || path === `${yoga.graphqlEndpoint}/`) && !wantsGraphiQL(req, path, yoga.graphqlEndpoint)) {
+      const limited = limits.answeredHttp(req, res);
+      if (limited === true || (limited !== false && (await limited))) return;
+    }
     if (fastPath.takes(req, corsOn)) return fastPath.handle(req, res);
     await yoga(req, res);
   };

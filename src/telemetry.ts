@@ -8,19 +8,25 @@ import type { Metrics } from './metrics.js';
 /** Longest operation name put in a log line or a metric label: names are the client's, and one name can be 1 MB. */
 const MAX_NAME_LENGTH = 100;
 
-function describe(document: DocumentNode, operationName?: string | null) {
-  const op = getOperationAST(document, operationName);
+/** The operation's name (null: anonymous) and type ('unknown': no such operation, or no document). */
+export function describe(document: DocumentNode | undefined, operationName?: string | null) {
+  const op = document ? getOperationAST(document, operationName) : null;
   return { name: op?.name?.value ?? null, type: op?.operation ?? 'unknown' };
 }
 
-function codesOf(errors: readonly GraphQLError[] | undefined, fallback = 'INTERNAL_SERVER_ERROR'): string[] {
-  return [...new Set((errors ?? []).map((e) => String(e.extensions?.code ?? fallback)))];
+/** The distinct codes of these errors; one without a code counts as `fallback`. */
+export function codesOf(errors: readonly unknown[] | undefined, fallback = 'INTERNAL_SERVER_ERROR'): string[] {
+  return [...new Set((errors ?? []).map((e) => String((e as GraphQLError | null)?.extensions?.code ?? fallback)))];
 }
 
-/** A client's operation name as a log line shows it: cut to a readable length. */
-function loggedName(name: string | null): string {
-  if (name === null) return 'anonymous';
+/** A client's operation name cut to a readable length, for a log line or a span. */
+export function shortName(name: string): string {
   return name.length > MAX_NAME_LENGTH ? `${name.slice(0, MAX_NAME_LENGTH)}…` : name;
+}
+
+/** A client's operation name as a log line shows it. */
+function loggedName(name: string | null): string {
+  return name === null ? 'anonymous' : shortName(name);
 }
 
 /**

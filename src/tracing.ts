@@ -25,16 +25,14 @@ import {
   type Sampler,
   type SpanExporter,
 } from '@opentelemetry/sdk-trace';
-import { getOperationAST, type DocumentNode, type ExecutionResult, type GraphQLError } from 'graphql';
+import type { DocumentNode, ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { connectionParamsHeaders, type GatewayContext } from './context.js';
 import type { UpstreamAttempt } from './gitlab/client.js';
 import type { Logger } from './logger.js';
+import { codesOf, describe, shortName } from './telemetry.js';
 import { traceContextFrom, type CallTrace, type ChildSpan, type ServerAddress, type Tracing, type UpstreamSpan } from './trace-context.js';
 import type { TracingConfig } from './tracing-config.js';
-
-/** Longest operation name put in a span: names are the client's, and one can be 1 MB (as in telemetry.ts). */
-const MAX_NAME_LENGTH = 100;
 
 /** The W3C traceparent of a span's context. */
 function traceparentOf(context: SpanContext): string {
@@ -173,16 +171,6 @@ function transportOf(context: InitialContext): string {
   return typeof accept === 'string' && accept.includes('text/event-stream') ? 'sse' : 'http';
 }
 
-function codesOf(errors: readonly unknown[] | undefined, fallback: string): string[] {
-  return [...new Set((errors ?? []).map((e) => String((e as GraphQLError | null)?.extensions?.code ?? fallback)))];
-}
-
-function describe(document: DocumentNode | undefined, operationName?: string | null): { name: string | null; type: string } {
-  const op = document ? getOperationAST(document, operationName) : null;
-  const name = op?.name?.value ?? null;
-  return { name: name !== null && name.length > MAX_NAME_LENGTH ? `${name.slice(0, MAX_NAME_LENGTH)}…` : name, type: op?.operation ?? 'unknown' };
-}
-
 /** performance.now(): the SDK reads such a start time on the clock it times every other span with. */
 const now = () => performance.now();
 
@@ -200,7 +188,9 @@ class OperationSpan {
   /** Starts the span (once), named after its operation. */
   open(document: DocumentNode | undefined, operationName: string | null | undefined): Span {
     if (this.span) return this.span;
-    const { name, type } = describe(document, operationName);
+    const { name: fullName, type } = describe(document, operationName);
+    // Names are the client's, and one can be 1 MB: a span carries it cut, as a log line does.
+    const name = fullName === null ? null : shortName(fullName);
     const attributes: Attributes = { 'graphql.operation.type': type, 'gateway.transport': transportOf(this.initial) };
     if (name !== null) attributes['graphql.operation.name'] = name;
     const spanName = type === 'unknown' ? 'GraphQL operation' : name === null ? type : `${type} ${name}`;

@@ -3,7 +3,6 @@
 // its documents by `documentId` or by an APQ hash (src/persisted-queries.ts serves them); with TRUSTED_DOCUMENTS_ONLY
 // no other document runs, over HTTP, SSE and graphql-ws alike (the check is a validation hook, so every transport that
 // goes through Yoga's envelope gets it).
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import {
   GraphQLError,
@@ -23,12 +22,8 @@ import {
 import type { Plugin } from 'graphql-yoga';
 import { ConfigError, type Config } from './config.js';
 import { graphiqlOptions } from './graphiql.js';
-import type { TrustedHashes } from './persisted-queries.js';
+import { DOCUMENT_HASH, sha256, type TrustedHashes } from './persisted-queries.js';
 
-/** A hash as a request or the file writes it: the hex alone (Relay, APQ) or `sha256:` and the hex (codegen's preset). */
-const HASH = /^(?:sha256:)?([0-9a-fA-F]{64})$/;
-
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 /** What a refused document is told: a typed error, 400 whatever the Accept, as the persisted-query errors are. */
 function persistedQueryOnly(): GraphQLError {
@@ -108,7 +103,7 @@ export class TrustedDocuments implements TrustedHashes {
   }
 
   document(hash: string): string | undefined {
-    const hex = HASH.exec(hash)?.[1];
+    const hex = DOCUMENT_HASH.exec(hash)?.[1];
     return hex === undefined ? undefined : this.texts.get(hex.toLowerCase());
   }
 
@@ -152,7 +147,7 @@ function readDocuments(into: TrustedDocuments, schema: GraphQLSchema, path: stri
   const entries = Object.entries(map);
   if (entries.length === 0) throw new ConfigError(`${variable}: ${path} holds no documents${advice}`);
   for (const [key, text] of entries) {
-    const hex = HASH.exec(key)?.[1]?.toLowerCase();
+    const hex = DOCUMENT_HASH.exec(key)?.[1]?.toLowerCase();
     if (hex === undefined) throw entryError(variable, path, key, `is not a SHA-256 hash (64 hex digits, or "sha256:" and them)${advice}`);
     if (typeof text !== 'string') throw entryError(variable, path, key, `names no document: its value must be the document's text${advice}`);
     if (sha256(text) !== hex) throw entryError(variable, path, key, `is not the SHA-256 of its document${advice}`);

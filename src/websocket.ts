@@ -184,12 +184,18 @@ export function attachGraphqlWs(yoga: GatewayYoga, config: Config, metrics: Metr
       if (errors.length > 0) return errors.map(withoutHttpExtension);
       // The parsed document comes from Yoga's cache and holds its text: keep that one copy rather than this message's.
       if (document.loc?.source.body === payload.query) (payload as { query: string }).query = document.loc.source.body;
-      // A subscription holds a place among its token's until it ends, however it ends (onComplete, or the socket's close).
-      const full = await limits?.wsSubscription(ctx.connectionParams, document, payload.operationName, end);
-      if (full) return [full];
       active.add(id);
       ctx.extra.ends.set(id, end);
       endOf.set(compact, end);
+      // A subscription holds a place among its token's until it ends, however it ends (onComplete, or the socket's
+      // close): its end is known above first, so a complete or a close while the place is taken still gives it back.
+      const full = await limits?.wsSubscription(ctx.connectionParams, document, payload.operationName, end);
+      if (full) {
+        active.delete(id);
+        if (ctx.extra.ends.get(id) === end) ctx.extra.ends.delete(id);
+        endOf.delete(compact);
+        return [full];
+      }
       const contextValue = await contextFactory();
       const sendPayload = payloadSender(ctx.extra.outbox, id);
       return {
