@@ -1,20 +1,66 @@
-// JSON logs (pino). Tokens never reach a log line: nothing logs them, and these paths are redacted should one try.
+// JSON logs (pino). Tokens never reach a log line: nothing logs them, and the keys of a logged object that could hold one are censored
+// should something try.
 import pino, { type Logger } from 'pino';
 
-export const REDACTED_PATHS = [
-  'token',
-  '*.token',
-  'authorization',
-  '*.authorization',
-  '*["private-token"]',
-  'headers.authorization',
-  'headers["private-token"]',
-  'connectionParams',
-  '*.connectionParams',
-];
+/** Keys censored at a log object's top level and one level down (`headers.authorization`, `req.connectionParams`). */
+export const REDACTED_KEYS = new Set(['token', 'authorization', 'private-token', 'connectionParams']);
+const CENSOR = '[redacted]';
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Error);
+
+/** One level of a log object with its secret keys censored: the same object when it holds none (the usual case). */
+function censorKeys(object: Record<string, unknown>): Record<string, unknown> {
+  let copy: Record<string, unknown> | null = null;
+  for (const key in object) {
+    if (REDACTED_KEYS.has(key)) (copy ??= { ...object })[key] = CENSOR;
+  }
+  return copy ?? object;
+}
+
+/**
+ * Censors the log object before pino writes it. pino's own `redact` copies every logged object to scan wildcard
+ * paths: about 14 KB and 11 us a line, on every operation. This walks the keys once and copies only on a hit.
+ */
+export function censored(object: Record<string, unknown>): Record<string, unknown> {
+  let result = censorKeys(object);
+  for (const key in result) {
+    const value = result[key];
+    if (!isPlainObject(value)) continue;
+    const inner = censorKeys(value);
+    if (inner !== value) (result === object ? (result = { ...object }) : result)[key] = inner;
+  }
+  return result;
+}
+
+/**
+ * The lines of one turn of the event loop written together, in order, when the turn ends (and at the process's exit):
+ * under load one write per turn rather than a system call per operation; alone, a line goes out at once.
+ */
+export function linesPerTurn(out: pino.DestinationStream): pino.DestinationStream {
+  let lines: string[] = [];
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    if (lines.length === 0) return;
+    const text = lines.length === 1 ? lines[0] : lines.join('');
+    lines = [];
+    out.write(text);
+  };
+  process.once('exit', flush);
+  return {
+    write(line: string) {
+      lines.push(line);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    },
+  };
+}
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
-  return pino({ level, base: { service: 'data-management-gateway' }, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }, destination);
+  return pino({ level, base: { service: 'data-management-gateway' }, formatters: { log: censored } }, destination);
 }
 
 export type { Logger };

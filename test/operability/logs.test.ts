@@ -209,6 +209,32 @@ describe('no secrets in logs or errors', () => {
   });
 });
 
+// Nothing logs a token; should something try, the keys that could hold one are censored at the top level and one
+// level down, whatever else the line holds.
+describe('censored keys', () => {
+  it('token, authorization, private-token and connectionParams never reach the line, nested or not', () => {
+    const written: string[] = [];
+    const logger = createLogger('info', { write: (line: string) => void written.push(line) });
+    const headers = { authorization: `Bearer ${WRONG_BEARER}`, 'private-token': WRONG_PRIVATE, accept: 'application/json' };
+    logger.info({ token: ADMIN, headers, connectionParams: { authorization: ADMIN }, requestId: 'r-1', codes: ['A'] }, 'tried');
+    logger.child({ scope: 'x' }).warn({ req: { connectionParams: { 'private-token': ADMIN } } }, 'child');
+    logger.info({ operation: 'Plain', upstreamCalls: 1 }, 'plain');
+    const [tried, child, plain] = written.map((line) => JSON.parse(line));
+    expect(tried).toMatchObject({
+      token: '[redacted]',
+      headers: { authorization: '[redacted]', 'private-token': '[redacted]', accept: 'application/json' },
+      connectionParams: '[redacted]',
+      requestId: 'r-1',
+      codes: ['A'],
+    });
+    expect(child).toMatchObject({ scope: 'x', req: { connectionParams: '[redacted]' }, msg: 'child' });
+    expect(plain).toMatchObject({ operation: 'Plain', upstreamCalls: 1, msg: 'plain' });
+    for (const secret of [ADMIN, WRONG_BEARER, WRONG_PRIVATE]) expect(written.join('')).not.toContain(secret);
+    // The caller's objects are left as they were.
+    expect(headers.authorization).toBe(`Bearer ${WRONG_BEARER}`);
+  });
+});
+
 // The same as a process (from start-up to SIGTERM and exit): see shutdown.test.ts.
 describe('LOG_LEVEL=silent', () => {
   it('in process: operations, errors and shutdown write nothing', async () => {
