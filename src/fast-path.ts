@@ -4,8 +4,8 @@
 // as much as the GraphQL work itself. Anything else (GET, SSE, other content types, CORS, a body that is not a JSON
 // object) goes through Yoga whole, and so does a body this path has read and cannot take.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { GraphQLError, type ExecutionResult } from 'graphql';
-import type { GatewayYoga, ServerContext } from './yoga.js';
+import { getOperationAST, GraphQLError, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import type { GatewayYoga, ServerContext, ValidDocuments } from './yoga.js';
 import { OperationEnd } from './operation-end.js';
 
 /** What Yoga's hooks read of a request: its method, URL and headers (see their uses in graphql-yoga/esm/plugins). */
@@ -50,10 +50,22 @@ type ResultProcessHook = (payload: {
   serverContext: unknown;
 }) => unknown;
 
+type ExecutionResultHook = (payload: { result: unknown; setResult(result: unknown): void; request: RequestView; context: object }) => unknown;
+
+/** What envelop gives one operation: its context, and execute with every plugin's execution hooks around it. */
+interface Enveloped {
+  schema: GraphQLSchema;
+  contextFactory(): object | Promise<object>;
+  execute(args: ExecutionArgs): ExecutionResult | Promise<ExecutionResult>;
+}
+
 /** The parts of Yoga this path drives: public at run time, some private in its typings. */
 interface YogaInternals {
   getResultForParams(input: { params: unknown; request: RequestView }, context: object): unknown;
+  getEnveloped(context: object): Enveloped;
+  onExecutionResultHooks: ExecutionResultHook[];
   onResultProcessHooks: ResultProcessHook[];
+  maskedErrorsOpts: { errorMessage: string; maskError(error: unknown, message: string): Error } | null;
 }
 
 const JSON_TYPES = new Set(['application/json', 'application/json;charset=utf-8']);
@@ -91,7 +103,7 @@ function plainParams(params: unknown): boolean {
   return true;
 }
 
-type Params = { query?: string | null; extensions?: object | null; documentId?: unknown };
+type Params = { query?: string | null; operationName?: string | null; variables?: Record<string, unknown> | null; extensions?: object | null; documentId?: unknown };
 
 /** Whether Yoga would answer a subscription as a stream: the client accepts any type (see acceptsEventStream). */
 const mayStream = (req: IncomingMessage) => {
@@ -120,8 +132,46 @@ export interface FastPath {
   handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
 }
 
-export function createFastPath(yoga: GatewayYoga, endpoint: string): FastPath {
+export function createFastPath(yoga: GatewayYoga, endpoint: string, validDocuments: ValidDocuments | null): FastPath {
   const internals = yoga as unknown as YogaInternals;
+  // Read once: the server is a Proxy that binds a method anew on every read.
+  const getResultForParams = internals.getResultForParams;
+  const getEnveloped = internals.getEnveloped;
+  const onExecutionResultHooks = internals.onExecutionResultHooks;
+  const onResultProcessHooks = internals.onResultProcessHooks;
+
+  /**
+   * A query or mutation whose text came before and validated: its parse and validation hooks (a cache hit each) and
+   * Yoga's params hooks are skipped; its context and execution run through envelop as they would through Yoga, with
+   * every plugin's execution hooks (limits, telemetry, typed errors, masking), then Yoga's execution-result hooks.
+   * Anything else (a hash, extensions, a new text, a subscription, an operation name that names nothing) goes through
+   * getResultForParams, which says what is wrong.
+   */
+  function knownOperation(params: Params): DocumentNode | null {
+    if (validDocuments === null || typeof params.query !== 'string' || params.extensions != null || params.documentId != null) return null;
+    const document = validDocuments.validDocument(params.query);
+    if (document === undefined) return null;
+    const operation = getOperationAST(document, params.operationName ?? undefined);
+    return operation != null && operation.operation !== 'subscription' ? document : null;
+  }
+
+  async function executeKnown(document: DocumentNode, params: Params, request: RequestView, context: ServerContext & { params?: Params }): Promise<ExecutionResult> {
+    context.params = params;
+    let result: ExecutionResult;
+    try {
+      const enveloped = getEnveloped(context);
+      const contextValue = await enveloped.contextFactory();
+      result = await enveloped.execute({ schema: enveloped.schema, document, contextValue, variableValues: params.variables, operationName: params.operationName });
+    } catch (error) {
+      // As Yoga answers a throw of its pipeline: a GraphQL error as it is, anything else masked.
+      const masked = internals.maskedErrorsOpts;
+      result = { errors: [error instanceof GraphQLError || !masked ? (error as GraphQLError) : (masked.maskError(error, masked.errorMessage) as GraphQLError)] };
+    }
+    for (const hook of onExecutionResultHooks) {
+      await hook({ result, setResult: (next) => (result = next as ExecutionResult), request, context });
+    }
+    return result;
+  }
   const url = `http://localhost${endpoint}`;
   const accept = new AcceptVerdicts();
   const fetchAPI = { Response: ResponseParts };
@@ -187,8 +237,9 @@ export function createFastPath(yoga: GatewayYoga, endpoint: string): FastPath {
       const request = new RequestView(url, req);
       const context: ServerContext & { request: RequestView } = { req, res, request, operationEnd: end };
       let result: ExecutionResult;
+      const known = knownOperation(params as Params);
       try {
-        result = (await internals.getResultForParams({ params, request }, context)) as ExecutionResult;
+        result = known ? await executeKnown(known, params as Params, request, context) : ((await getResultForParams({ params, request }, context)) as ExecutionResult);
       } catch (error) {
         // A refusal of the parameters (a persisted query not found, ...), answered as Yoga answers it.
         if (!(error instanceof GraphQLError)) throw error;
@@ -197,7 +248,7 @@ export function createFastPath(yoga: GatewayYoga, endpoint: string): FastPath {
       let processor: ResultProcessor | undefined;
       let mediaType = '*/*';
       const acceptableMediaTypes: string[] = [];
-      for (const hook of internals.onResultProcessHooks) {
+      for (const hook of onResultProcessHooks) {
         await hook({
           request,
           acceptableMediaTypes,

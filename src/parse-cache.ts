@@ -58,6 +58,8 @@ interface Entry {
 export class ParseCache {
   private readonly entries = new Map<string, Entry>();
   private bytes = 0;
+  /** Kept documents that passed validation (see markValid); an evicted document leaves with its entry. */
+  private readonly valid = new WeakSet<DocumentNode>();
 
   constructor(
     private readonly limits: ParseCacheLimits,
@@ -86,6 +88,24 @@ export class ParseCache {
     },
     set: (text, error) => this.keep(text, error, true),
   };
+
+  /** After a validation without errors: the document's rules depend on nothing of the request (see yoga.ts). */
+  markValid(document: DocumentNode): void {
+    this.valid.add(document);
+  }
+
+  /**
+   * The document of this text if it is kept and passed validation (counted as the hit it is), else undefined without
+   * counting: the request then goes through Yoga, which looks it up itself.
+   */
+  validDocument(text: string): DocumentNode | undefined {
+    const entry = this.entries.get(text);
+    if (!entry || entry.failed || !this.valid.has(entry.value as DocumentNode)) return undefined;
+    this.entries.delete(text);
+    this.entries.set(text, entry);
+    this.observer.lookup('hit');
+    return entry.value as DocumentNode;
+  }
 
   private keep(text: string, value: unknown, failed: boolean): void {
     if (text.length > this.limits.maxQueryLength || this.entries.has(text)) return;

@@ -127,8 +127,8 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
   }
   // Trusted documents are served from the same store as persisted queries, by either kind of hash, over every transport.
   const persistedQueries = new PersistedQueryStore(config.persistedQueries, trustedDocuments);
-  const yoga = createGatewayYoga(config, { client, live, logger, metrics, demoToken: options.demoToken, persistedQueries, trustedDocuments, limits, tracing });
-  const fastPath = createFastPath(yoga, yoga.graphqlEndpoint);
+  const { yoga, validDocuments } = createGatewayYoga(config, { client, live, logger, metrics, demoToken: options.demoToken, persistedQueries, trustedDocuments, limits, tracing });
+  const fastPath = createFastPath(yoga, yoga.graphqlEndpoint, validDocuments);
   const corsOn = config.corsOrigins.length > 0;
   const readinessToken = config.readinessToken ?? options.demoToken ?? null;
   let probing: ReturnType<GitLabClient['probe']> | null = null;

@@ -130,7 +130,11 @@ export function createGatewayYoga(config: Config, deps: YogaDeps) {
   if (!config.introspection) plugins.push({ onValidate: ({ addValidationRule }) => addValidationRule(NoSchemaIntrospectionCustomRule) });
   // A validation hook, so it holds on every path through the envelope (HTTP, SSE, graphql-ws).
   if (deps.trustedDocuments?.only) plugins.push(useTrustedDocumentsOnly(deps.trustedDocuments, config.gitlabUrl === null));
-  return createYoga<ServerContext, GatewayContext>({
+  // Valid documents may be run again without parse and validation (fast-path.ts). Not while validation depends on the
+  // request (trusted documents only: GraphiQL's requests pass in demo mode) or tracing gives those phases their spans.
+  const knownValid = !deps.trustedDocuments?.only && !deps.tracing;
+  if (knownValid) plugins.push({ onValidate: ({ params }) => ({ valid }) => void (valid && parseCache.markValid(params.documentAST)) });
+  const yoga = createYoga<ServerContext, GatewayContext>({
     schema,
     graphqlEndpoint: GRAPHQL_ENDPOINT,
     landingPage: false,
@@ -157,6 +161,10 @@ export function createGatewayYoga(config: Config, deps: YogaDeps) {
         onBatch,
       ),
   });
+  return { yoga, validDocuments: knownValid ? parseCache : null };
 }
 
-export type GatewayYoga = ReturnType<typeof createGatewayYoga>;
+export type GatewayYoga = ReturnType<typeof createGatewayYoga>['yoga'];
+
+/** Documents kept parsed that passed validation, by their text (see ParseCache.validDocument). */
+export type ValidDocuments = Pick<ParseCache, 'validDocument'>;
