@@ -4,7 +4,7 @@
 // `--env` applies to this checkout's gateway only (e.g. to compare a setting's two values, give --base this checkout).
 import { parseArgs } from 'node:util';
 import { cpuPerRequest, interleavedThroughput, setupOverhead, totalRps } from './scenarios/overhead.js';
-import { interleavedLatency } from './lib/load.js';
+import { interleavedLatency, median, throughput } from './lib/load.js';
 
 const { values } = parseArgs({
   options: { base: { type: 'string' }, seconds: { type: 'string', default: '10' }, rounds: { type: 'string', default: '3' }, env: { type: 'string', multiple: true, default: [] } },
@@ -21,6 +21,8 @@ try {
   const targets = [setup.gatewayTarget(base, 'base'), setup.gatewayTarget(head, 'this checkout')];
   const watch = { base: base.pid, 'this checkout': head.pid };
   const log = (line: string) => process.stdout.write(`${line}\n`);
+  // Both compiled and warm before the first counted round: the first seconds of a process cost it more.
+  for (const target of targets) await throughput(target, 50, 5);
   const [baseRuns, headRuns] = await interleavedThroughput(targets, Number(values.rounds), Number(values.seconds), log, watch);
   const [lb, lh] = await interleavedLatency(targets, Number(values.seconds) * 1000);
   const row = (name: string, rps: number, cpu: number, p50: number, p99: number) =>
@@ -28,6 +30,9 @@ try {
   row('base', totalRps(baseRuns), cpuPerRequest(baseRuns, 'base'), lb.p50Ms, lb.p99Ms);
   row('this checkout', totalRps(headRuns), cpuPerRequest(headRuns, 'this checkout'), lh.p50Ms, lh.p99Ms);
   log(`this / base: throughput ${(totalRps(headRuns) / totalRps(baseRuns)).toFixed(3)}x, CPU per request ${(cpuPerRequest(headRuns, 'this checkout') / cpuPerRequest(baseRuns, 'base')).toFixed(3)}x`);
+  // Round by round (each pair ran back to back), the median: one slow moment of the machine does not move it.
+  const paired = headRuns.map((run, i) => cpuPerRequest([run], 'this checkout') / cpuPerRequest([baseRuns[i]], 'base'));
+  log(`CPU per request, this / base, median of the rounds' pairs: ${median(paired).toFixed(3)}x (${paired.map((r) => r.toFixed(3)).join(', ')})`);
 } finally {
   await setup.stop();
 }
