@@ -122,6 +122,10 @@ export class VerificationFailedError extends Error {}
 /** Which pages of a list call a split must fit: the first page by number, or any page of either flavour. */
 export type PagesToFit = 'first' | 'any';
 
+const DIGITS = /^\d+$/;
+/** `identifiers%5B%5D=` */
+const IDENTIFIER_PARAM_BYTES = 'identifiers%5B%5D='.length;
+
 export interface SplitCall {
   method: 'GET' | 'PUT';
   checksumState?: ChecksumStateName | null;
@@ -187,6 +191,8 @@ class Attempt extends Error {
 export class GitLabClient {
   private readonly pool: Pool;
   private readonly basePath: string;
+  /** requestLineBytes() by kind of call. */
+  private readonly requestLines = new Map<string, number>();
   /** GitLab's host and port, for the spans of calls (tracing on). */
   private readonly server: ServerAddress;
   readonly dialect: DialectState;
@@ -311,6 +317,31 @@ export class GitLabClient {
    * (UPSTREAM_MAX_URL_BYTES) in either dialect, at most `maxCount` each. The request line is counted whole.
    */
   splitIdentifiers(model: ModelInfo, ids: readonly string[], call: SplitCall): string[][] {
+    const base = this.requestLineBytes(model, call);
+    const maxCount = call.maxCount ?? Infinity;
+    const groups: string[][] = [];
+    let group: string[] = [];
+    let bytes = base;
+    for (const id of ids) {
+      // `&` (or `?`) and `identifiers%5B%5D=<id, form-encoded>` (digits are as they are).
+      const cost = 1 + (DIGITS.test(id) ? IDENTIFIER_PARAM_BYTES + id.length : new URLSearchParams([['identifiers[]', id]]).toString().length);
+      if (group.length > 0 && (group.length >= maxCount || bytes + cost > this.options.maxUrlBytes)) {
+        groups.push(group);
+        group = [];
+        bytes = base;
+      }
+      group.push(id);
+      bytes += cost;
+    }
+    if (group.length > 0) groups.push(group);
+    return groups;
+  }
+
+  /** The request line of a call of this kind without its identifiers, in bytes: the same for every call of the kind. */
+  private requestLineBytes(model: ModelInfo, call: SplitCall): number {
+    const kind = `${model.enumName} ${call.method} ${call.pages ?? ''} ${call.checksumState ?? ''}`;
+    let bytes = this.requestLines.get(kind);
+    if (bytes !== undefined) return bytes;
     const fixed = new URLSearchParams();
     if (call.method === 'GET') {
       if (call.pages === 'any') {
@@ -328,24 +359,10 @@ export class GitLabClient {
     const longestName = names.reduce((a, b) => (b.length > a.length ? b : a));
     const path = this.basePath + longestName + (call.method === 'PUT' ? '/checksum' : '');
     const query = fixed.toString();
-    const base = call.method.length + path.length + (query ? 1 + query.length : 0) + REQUEST_LINE_OVERHEAD;
-    const maxCount = call.maxCount ?? Infinity;
-    const groups: string[][] = [];
-    let group: string[] = [];
-    let bytes = base;
-    for (const id of ids) {
-      // `&` (or `?`) and `identifiers%5B%5D=<id, form-encoded>`.
-      const cost = 1 + new URLSearchParams([['identifiers[]', id]]).toString().length;
-      if (group.length > 0 && (group.length >= maxCount || bytes + cost > this.options.maxUrlBytes)) {
-        groups.push(group);
-        group = [];
-        bytes = base;
-      }
-      group.push(id);
-      bytes += cost;
-    }
-    if (group.length > 0) groups.push(group);
-    return groups;
+    bytes = call.method.length + path.length + (query ? 1 + query.length : 0) + REQUEST_LINE_OVERHEAD;
+    // Bounded: models x methods x kinds of pages x checksum states.
+    this.requestLines.set(kind, bytes);
+    return bytes;
   }
 
   /**
