@@ -82,6 +82,8 @@ interface Floor {
   changes: number;
   drained: boolean;
   loadProcessCpuUsPerEvent: number | null;
+  /** The broadcaster's CPU over its replay, per change event delivered. */
+  cpuUsPerEvent: number | null;
 }
 
 
@@ -283,14 +285,17 @@ async function runFloor(level: Level, quick: boolean, log: (line: string) => voi
     await sleep(1_000);
     load.send({ type: 'measure' });
     const began = Date.now();
+    const cpuBefore = (await procCpuSeconds(broadcaster.pid)) ?? NaN;
     const res = await fetch(`${broadcaster.origin}/replay`, { method: 'POST', body: JSON.stringify(observations) });
     if (res.status !== 202) throw new Error(`the broadcaster answered ${res.status}`);
     const { report, drained } = await untilDelivered(load, n, began, quick);
+    const cpuSeconds = ((await procCpuSeconds(broadcaster.pid)) ?? NaN) - cpuBefore;
     const floor: Floor = {
       latency: report.latency,
       changes: report.changes,
       drained,
       loadProcessCpuUsPerEvent: report.changes > 0 ? (report.cpuMs * 1000) / report.changes : null,
+      cpuUsPerEvent: report.changes > 0 && Number.isFinite(cpuSeconds) ? (cpuSeconds * 1e6) / report.changes : null,
     };
     log(`  ${n} (${DELIVERY_NAMES[delivery]}) floor: ${observations.length} observations replayed without GraphQL; ${report.changes} change events; latency p50 ${floor.latency.p50Ms} ms p99 ${floor.latency.p99Ms} ms max ${floor.latency.maxMs} ms${drained ? '' : ' (HARD LIMIT REACHED)'}`);
     return floor;
@@ -355,6 +360,15 @@ export async function runFanout(options: RunOptions): Promise<ScenarioResult> {
       floorRatioFigure(tag, l),
       figure(S, `${tag}: longest event-loop stall in the window`, l.eventLoopLagMaxMs, 'ms'),
       figure(S, `${tag}: gateway CPU per change event delivered`, l.gatewayCpuUsPerEvent === null ? null : round(l.gatewayCpuUsPerEvent, 1), 'us', '', null, 'the whole window: polls, the mutation, delivery'),
+      figure(
+        S,
+        `${tag}: CPU per change event, gateway / floor`,
+        l.gatewayCpuUsPerEvent !== null && l.floor?.cpuUsPerEvent ? round(l.gatewayCpuUsPerEvent / l.floor.cpuUsPerEvent, 2) : null,
+        'x',
+        '',
+        null,
+        l.floor?.cpuUsPerEvent ? `floor ${round(l.floor.cpuUsPerEvent, 1)} us; the steadier figure: it does not move with the machine's load as p99 does` : 'no floor',
+      ),
       figure(S, `${tag}: subscriber process CPU per change event`, l.loadProcessCpuUsPerEvent === null ? null : round(l.loadProcessCpuUsPerEvent, 1), 'us', '', null, 'the load generator shares the 2 cores'),
       figure(
         S,
