@@ -30,5 +30,6 @@ USER node
 EXPOSE 4000
 # Ready means the upstream GitLab answers (and, with a token to ask with, its API dialect is known). No curl in slim images: node asks.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||4000)+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-# node is PID 1 and handles SIGTERM itself (graceful shutdown within SHUTDOWN_TIMEOUT_MS).
-CMD ["node", "dist/main.js"]
+# node is PID 1 and handles SIGTERM itself (graceful shutdown within SHUTDOWN_TIMEOUT_MS). A young generation of up to
+# 32 MB: a request's garbage dies there rather than being copied out of a small one (about 0.88x CPU per request).
+CMD ["node", "--max-semi-space-size=32", "dist/main.js"]

@@ -87,6 +87,14 @@ export async function procRssBytes(pid: number): Promise<number | null> {
   }
 }
 
+/** Node's flags in the image's CMD (`CMD ["node", ...flags, "dist/main.js"]`) of the checkout at `root`. */
+export async function imageNodeFlags(root = REPO_ROOT): Promise<string[]> {
+  const dockerfile = await readFile(join(root, 'Dockerfile'), 'utf8');
+  const cmd = [...dockerfile.matchAll(/^CMD\s+(\[.*\])\s*$/gm)].at(-1)?.[1];
+  const args = cmd ? (JSON.parse(cmd) as string[]) : [];
+  return args.slice(1).filter((arg) => arg.startsWith('--'));
+}
+
 export async function startGatewayProcess({ gitlabUrl, env = {}, nodeArgs = [], root = REPO_ROOT, entry, timeoutMs = 30_000 }: GatewayStart): Promise<GatewayProcess> {
   // As the image runs it: NODE_ENV=production (graphql-js checks every instanceof twice otherwise) and the default
   // LOG_LEVEL (a line per operation). One token and one address send every request here: the per-client limits,
@@ -103,7 +111,8 @@ export async function startGatewayProcess({ gitlabUrl, env = {}, nodeArgs = [], 
     ...env,
   };
   const main = entry ?? join(await builtSource(root), 'main.js');
-  const server = await startServerProcess('gateway', gatewayNode(), [...nodeArgs, main], processEnv, READY, root, timeoutMs);
+  // Node's flags too, as the image's CMD gives them.
+  const server = await startServerProcess('gateway', gatewayNode(), [...(await imageNodeFlags(root)), ...nodeArgs, main], processEnv, READY, root, timeoutMs);
   return { ...server, url: server.ready, origin: new URL(server.ready).origin };
 }
 

@@ -367,7 +367,7 @@ export async function runFanout(options: RunOptions): Promise<ScenarioResult> {
         'x',
         '',
         null,
-        l.floor?.cpuUsPerEvent ? `floor ${round(l.floor.cpuUsPerEvent, 1)} us; the steadier figure: it does not move with the machine's load as p99 does` : 'no floor',
+        l.floor?.cpuUsPerEvent ? `floor ${round(l.floor.cpuUsPerEvent, 2)} us; the steadier figure: it does not move with the machine's load as p99 does` : 'no floor',
       ),
       figure(S, `${tag}: subscriber process CPU per change event`, l.loadProcessCpuUsPerEvent === null ? null : round(l.loadProcessCpuUsPerEvent, 1), 'us', '', null, 'the load generator shares the 2 cores'),
       figure(

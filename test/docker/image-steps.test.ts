@@ -9,6 +9,8 @@ import { describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const dockerfilePath = join(root, 'Dockerfile');
+/** Node's flags in the image, in `npm run start:prod` and `npm start` alike (the bench reads them from the CMD). */
+const IMAGE_NODE_FLAGS = ['--max-semi-space-size=32'];
 
 interface Instruction {
   keyword: string;
@@ -119,7 +121,7 @@ describe('Dockerfile', () => {
     expect(env).toMatch(/\bNODE_ENV=production\b/);
     const port = /\bPORT=(\d+)\b/.exec(env)?.[1] ?? '4000';
     expect(finalArgs('EXPOSE').join(' ').split(/\s+/).map((p) => p.replace(/\/tcp$/, ''))).toContain(port);
-    expect(JSON.parse(finalArgs('CMD').at(-1)!)).toEqual(['node', 'dist/main.js']);
+    expect(JSON.parse(finalArgs('CMD').at(-1)!)).toEqual(['node', ...IMAGE_NODE_FLAGS, 'dist/main.js']);
   });
 
   it('has a HEALTHCHECK that asks /readyz with node itself (no curl in slim images)', () => {
@@ -139,7 +141,8 @@ describe('Dockerfile', () => {
   it('matches the production build: `npm run build` emits dist/main.js from src/main.ts', () => {
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
     expect(pkg.scripts.build).toContain('tsconfig.build.json');
-    expect(pkg.scripts['start:prod']).toBe('node dist/main.js');
+    expect(pkg.scripts['start:prod']).toBe(['node', ...IMAGE_NODE_FLAGS, 'dist/main.js'].join(' '));
+    expect(pkg.scripts.start).toBe(['exec node', ...IMAGE_NODE_FLAGS, '--import tsx src/main.ts'].join(' '));
     expect(existsSync(join(root, 'tsconfig.build.json'))).toBe(true);
     expect(existsSync(join(root, 'src/main.ts'))).toBe(true);
   });
