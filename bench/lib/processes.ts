@@ -87,9 +87,12 @@ export async function procRssBytes(pid: number): Promise<number | null> {
   }
 }
 
-/** Node's flags in the image's CMD (`CMD ["node", ...flags, "dist/main.js"]`) of the checkout at `root`. */
+/**
+ * Node's flags in the image's CMD (`CMD ["node", ...flags, "dist/main.js"]`) of the checkout at `root`, or of this
+ * one for a directory without a Dockerfile (the footprint scenario's production install).
+ */
 export async function imageNodeFlags(root = REPO_ROOT): Promise<string[]> {
-  const dockerfile = await readFile(join(root, 'Dockerfile'), 'utf8');
+  const dockerfile = await readFile(join(root, 'Dockerfile'), 'utf8').catch(() => readFile(join(REPO_ROOT, 'Dockerfile'), 'utf8'));
   const cmd = [...dockerfile.matchAll(/^CMD\s+(\[.*\])\s*$/gm)].at(-1)?.[1];
   const args = cmd ? (JSON.parse(cmd) as string[]) : [];
   return args.slice(1).filter((arg) => arg.startsWith('--'));
