@@ -1,8 +1,9 @@
 // The way through for what nearly every request is: a POST of JSON to /graphql whose answer is JSON. It runs Yoga's
 // own GraphQL pipeline (its params hooks, the envelop plugins, its result processors) but without adapting the request
 // to the Fetch API: no Request, Headers, AbortSignal, stream or Response objects per request, which cost the gateway
-// as much as the GraphQL work itself. Anything else (GET, SSE, other content types, CORS, a body that is not a JSON
-// object) goes through Yoga whole, and so does a body this path has read and cannot take.
+// as much as the GraphQL work itself. A document seen before that validated goes straight to envelop's context and
+// execution (see executeKnown). Anything else (GET, SSE, other content types, CORS, a body that is not a JSON object)
+// goes through Yoga whole, and so does a body this path has read and cannot take.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getOperationAST, GraphQLError, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import type { GatewayYoga, ServerContext, ValidDocuments } from './yoga.js';
