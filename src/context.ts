@@ -41,14 +41,21 @@ const TOKEN = /^[\x21-\x7e]+$/;
 export function callerFrom(headers: HeaderSource, end?: OperationEnd): Caller {
   const requestId = headers.get('x-request-id')?.slice(0, 128) || randomUUID();
   const stats = { upstreamCalls: 0 };
+  const { token, header, malformed } = tokenFrom(headers);
+  if (token === null) return malformed ? { token, header, requestId, stats, malformedToken: true, end } : { token, header, requestId, stats, end };
+  // A valid W3C traceparent (and tracestate) goes on to GitLab with every call, whether tracing is on or not.
+  return { token, header, requestId, stats, end, trace: traceContextFrom(headers) };
+}
+
+/** The token alone, as callerFrom reads it (the per-client limits need nothing else of the request). */
+export function tokenFrom(headers: HeaderSource): { token: string | null; header: Caller['header']; malformed: boolean } {
   const authorization = headers.get('authorization');
   const bearer = authorization && /^Bearer\s/i.test(authorization) ? authorization.slice('Bearer'.length).trim() : '';
   const header = bearer ? 'authorization' : 'private-token';
   const token = bearer || (headers.get('private-token')?.trim() ?? '');
-  if (!token) return { token: null, header, requestId, stats, end };
-  if (token.length > MAX_TOKEN_LENGTH || !TOKEN.test(token)) return { token: null, header, requestId, stats, malformedToken: true, end };
-  // A valid W3C traceparent (and tracestate) goes on to GitLab with every call, whether tracing is on or not.
-  return { token, header, requestId, stats, end, trace: traceContextFrom(headers) };
+  if (!token) return { token: null, header, malformed: false };
+  if (token.length > MAX_TOKEN_LENGTH || !TOKEN.test(token)) return { token: null, header, malformed: true };
+  return { token, header, malformed: false };
 }
 
 /** Reports DataLoader batch sizes; made once per gateway rather than once per operation. */

@@ -8,7 +8,7 @@ import { GraphQLError, getOperationAST, type DocumentNode, type ExecutionResult 
 import { isAsyncIterable, processRegularResult, type Plugin } from 'graphql-yoga';
 import { clientAddress } from './client-address.js';
 import type { Config } from './config.js';
-import { callerFrom, connectionParamsHeaders, type GatewayContext } from './context.js';
+import { connectionParamsHeaders, tokenFrom, type GatewayContext } from './context.js';
 import { originAllowed } from './cors.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -94,7 +94,7 @@ export class ClientLimits {
   answeredHttp(req: IncomingMessage, res: ServerResponse): boolean | Promise<boolean> {
     const { tokenOperationsPerMinute, ipOperationsPerMinute } = this.limits;
     if ((req.method !== 'POST' && req.method !== 'GET') || (tokenOperationsPerMinute === 0 && ipOperationsPerMinute === 0)) return false;
-    const token = tokenOperationsPerMinute === 0 ? null : callerFrom({ get: (name) => headerOf(req, name) }).token;
+    const token = tokenOperationsPerMinute === 0 ? null : tokenFrom({ get: (name) => headerOf(req, name) }).token;
     const refusal = this.operation(token === null ? null : this.subjectOf(token), () => clientAddress(req, this.limits.trustedProxies));
     return refusal instanceof Promise ? refusal.then((r) => this.refuseHttp(req, res, r)) : this.refuseHttp(req, res, refusal);
   }
@@ -236,7 +236,7 @@ export class ClientLimits {
     if (!params) return null;
     let subject = this.paramsTokens.get(params);
     if (subject === undefined) {
-      const { token } = callerFrom(connectionParamsHeaders(params));
+      const { token } = tokenFrom(connectionParamsHeaders(params));
       subject = token === null ? null : this.subjectOf(token);
       this.paramsTokens.set(params, subject);
     }
