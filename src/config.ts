@@ -63,6 +63,8 @@ export interface Config {
   trustedDocuments: { file: string | null; only: boolean };
   /** Parsed documents and parse failures kept by query text: their estimated heap together, the longest text kept. */
   parseCache: { maxBytes: number; maxQueryLength: number };
+  /** Runs of a kept, valid query's document on graphql-js before its query is compiled (0: never compiled). */
+  queryCompileAfter: number;
   /** Time a client has to send a whole request, headers and body (the response is not counted). */
   requestTimeoutMs: number;
   /** Connections open at once (HTTP and WebSocket); a further one is closed as soon as it is accepted. */
@@ -249,6 +251,8 @@ export function loadConfig(env: Env = process.env): Config {
     trustedDocuments: trustedDocumentsOf(env),
     // A dashboard's document is a few KB and costs ~100 KB parsed: 32 MB keeps hundreds; 16 KB texts cost 4 MB at most.
     parseCache: { maxBytes: integer(env, 'PARSE_CACHE_MAX_BYTES', 32 << 20, 0), maxQueryLength: integer(env, 'PARSE_CACHE_MAX_QUERY_LENGTH', 16_384, 0, 1_000_000) },
+    // A compilation costs 1 to 25 ms of CPU (24 to 600 tokens): paid by a document that has already run ten times.
+    queryCompileAfter: integer(env, 'QUERY_COMPILE_AFTER', 10, 0, 1_000_000),
     // A 1 MB body (MAX_REQUEST_BODY_BYTES) at 35 KB/s; a dashboard's request of a few KB takes milliseconds.
     requestTimeoutMs: integer(env, 'REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
     maxConnections: integer(env, 'MAX_CONNECTIONS', 10_000, 1, 1_000_000),

@@ -21,7 +21,7 @@ import { useTypedRequestErrors } from './request-errors.js';
 import type { ClientLimits } from './rate-limits.js';
 import { schema } from './schema/index.js';
 import { useSharedSubscriptionExecution } from './live/shared-execution.js';
-import { useGraphqlJsExecutor } from './query-executor.js';
+import { useQueryExecutor } from './query-executor.js';
 import { useOperationTelemetry } from './telemetry.js';
 import type { Tracing } from './trace-context.js';
 
@@ -97,11 +97,15 @@ export function createGatewayYoga(config: Config, deps: YogaDeps) {
   const { limits } = config;
   const onBatch = batchObserver(deps.metrics);
   const parseCache = parseCacheFor(config, deps.metrics);
+  // Valid documents may be run again without parse and validation (fast-path.ts), and their queries compiled
+  // (query-executor.ts). Not while validation depends on the request (trusted documents only: GraphiQL's requests pass
+  // in demo mode) or tracing gives those phases their spans.
+  const knownValid = !deps.trustedDocuments?.only && !deps.tracing;
   const plugins: Plugin[] = [
     // First, so every operation (a refused one too) has its span, and before the subscription plugin that stops the
     // onSubscribe hooks after it.
     ...(deps.tracing ? [deps.tracing.plugin()] : []),
-    useGraphqlJsExecutor(),
+    useQueryExecutor(knownValid ? { documents: parseCache, after: config.queryCompileAfter, onCompiled: () => deps.metrics.compiledQueries.inc() } : null),
     EnvelopArmorPlugin({
       maxDepth: { n: limits.depth, ...armorRejection },
       maxAliases: { n: limits.aliases, ...armorRejection },
@@ -130,9 +134,6 @@ export function createGatewayYoga(config: Config, deps: YogaDeps) {
   if (!config.introspection) plugins.push({ onValidate: ({ addValidationRule }) => addValidationRule(NoSchemaIntrospectionCustomRule) });
   // A validation hook, so it holds on every path through the envelope (HTTP, SSE, graphql-ws).
   if (deps.trustedDocuments?.only) plugins.push(useTrustedDocumentsOnly(deps.trustedDocuments, config.gitlabUrl === null));
-  // Valid documents may be run again without parse and validation (fast-path.ts). Not while validation depends on the
-  // request (trusted documents only: GraphiQL's requests pass in demo mode) or tracing gives those phases their spans.
-  const knownValid = !deps.trustedDocuments?.only && !deps.tracing;
   if (knownValid) plugins.push({ onValidate: ({ params }) => ({ valid }) => void (valid && parseCache.markValid(params.documentAST)) });
   const yoga = createYoga<ServerContext, GatewayContext>({
     schema,

@@ -1,6 +1,7 @@
-// A document whose text came before and validated runs again without its parse and validation (fast-path.ts): the
-// second sending of every request here must be answered exactly as the first, with the same log line and upstream call,
-// and a document that did not validate must be refused again, however often it comes.
+// A document whose text came before and validated runs again without its parse and validation (fast-path.ts), and its
+// query as compiled code (query-executor.ts; here from its second run, QUERY_COMPILE_AFTER=1): the second sending of
+// every request here must be answered exactly as the first, with the same log line and upstream call, and a document
+// that did not validate must be refused again, however often it comes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from './gateway.js';
 import { projectIds, sample, type PostOptions, type Posted } from './helpers.js';
@@ -9,7 +10,7 @@ let gw: TestGateway;
 let ids: string[];
 
 beforeAll(async () => {
-  gw = await startTestGateway({ standIn: { failRate: 0 } });
+  gw = await startTestGateway({ standIn: { failRate: 0 }, env: { QUERY_COMPILE_AFTER: '1' } });
   ids = await projectIds(gw.standIn.url, 4);
 });
 afterAll(async () => {
@@ -19,8 +20,14 @@ afterAll(async () => {
 /** What a client sees of an answer: its status, content type and body. */
 const seen = (res: Posted) => ({ status: res.status, type: res.headers.get('content-type'), body: res.body });
 
-/** Sends the request twice (as new, then as known): both answers, the log lines of each and the upstream calls of each. */
-async function twice(query: string, options: PostOptions = {}) {
+let sent = 0;
+
+/**
+ * Sends the request twice (as new on graphql-js, then as known and compiled): both answers, the log lines of each and
+ * the upstream calls of each. A comment makes its text, so its document, one no other call sent.
+ */
+async function twice(text: string, options: PostOptions = {}) {
+  const query = `${text}\n# ${++sent}`;
   const rounds = [];
   for (const round of ['first', 'again']) {
     await gw.resetUpstream();
@@ -75,6 +82,56 @@ describe('a known document is answered as a new one', () => {
       const [first, again] = await twice(RECORD, { variables, headers: { accept: 'application/json' } });
       expect(first.answer.type).toMatch(/^application\/json/);
       expect(again).toEqual(first);
+    }
+  });
+});
+
+describe('a compiled query answers as graphql-js does', () => {
+  const compiled = async () => sample(await gw.metrics(), 'gateway_graphql_compiled_queries_total') ?? 0;
+  const faults = (body: object) => fetch(`${gw.standIn.url}/-/stand-in/faults`, { method: 'PUT', body: JSON.stringify(body) });
+
+  it('errors in places, under aliases, in a fragment and in a list: the same messages, locations, paths and codes', async () => {
+    const query = /* GraphQL */ `query Places($a: ID!, $b: ID!) {
+      good: modelRecord(model: PROJECT, recordIdentifier: $a) { ...Fields }
+      bad: modelRecord(model: PROJECT, recordIdentifier: $b) { id ...Fields }
+      list: modelRecords(model: PROJECT, identifiers: [$a, $b]) { nodes { recordIdentifier } }
+      byState: modelRecords(model: PROJECT, first: 2, checksumState: SUCCEEDED) { nodes { ...Fields } }
+    }
+    fragment Fields on ModelRecord { recordIdentifier checksumInformation { checksumState } }`;
+    // GitLab refuses one identifier: every call that names it fails, the others answer.
+    await faults({ rejectedIdentifiers: [ids[1]] });
+    try {
+      const before = await compiled();
+      const [first, again] = await twice(query, { variables: { a: ids[0], b: ids[1] } });
+      expect(first.answer.body.errors?.length).toBeGreaterThan(0);
+      expect((first.answer.body.errors?.[0] as { locations?: unknown[] } | undefined)?.locations?.length).toBeGreaterThan(0);
+      expect(first.answer.body.data).toMatchObject({ good: { recordIdentifier: ids[0] } });
+      expect(again).toEqual(first);
+      expect((await compiled()) - before).toBe(1);
+    } finally {
+      await faults({ rejectedIdentifiers: [] });
+    }
+  });
+
+  it('a query is compiled once, when it comes again; a mutation and an unknown operation name never', async () => {
+    const before = await compiled();
+    const query = `query Once { modelRecord(model: PROJECT, recordIdentifier: "${ids[0]}") { recordIdentifier } }`;
+    for (let i = 0; i < 4; i++) expect((await gw.post(query)).body.data).toEqual({ modelRecord: { recordIdentifier: ids[0] } });
+    expect((await compiled()) - before).toBe(1);
+    const mutation = `mutation Never { recalculateChecksum(model: PROJECT, recordIdentifier: "${ids[2]}") { errors } }`;
+    for (let i = 0; i < 3; i++) expect((await gw.post(mutation)).body.data).toEqual({ recalculateChecksum: { errors: [] } });
+    for (let i = 0; i < 3; i++) expect((await gw.post(query, { operationName: 'Elsewhere' })).body.errors?.[0].extensions?.code).toBe('OPERATION_RESOLUTION_FAILURE');
+    expect((await compiled()) - before).toBe(1);
+  });
+
+  it('QUERY_COMPILE_AFTER=0 compiles nothing', async () => {
+    const off = await startTestGateway({ standIn: { failRate: 0 }, env: { QUERY_COMPILE_AFTER: '0' } });
+    try {
+      const [id] = await projectIds(off.standIn.url, 1);
+      for (let i = 0; i < 3; i++) expect((await off.post(`{ modelRecord(model: PROJECT, recordIdentifier: "${id}") { recordIdentifier } }`)).body.data).toEqual({ modelRecord: { recordIdentifier: id } });
+      expect(sample(await off.metrics(), 'gateway_graphql_compiled_queries_total')).toBe(0);
+    } finally {
+      await off.close();
     }
   });
 });
