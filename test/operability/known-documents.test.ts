@@ -113,6 +113,29 @@ describe('a compiled query answers as graphql-js does', () => {
     }
   });
 
+  it('every kind of field: scalars of each type, enums, an interface through node, lists, directives on variables', async () => {
+    const record = (await gw.post(`{ modelRecord(model: PROJECT, recordIdentifier: "${ids[0]}") { id } }`)).body.data as { modelRecord: { id: string } };
+    const query = /* GraphQL */ `query Kinds($id: ID!, $globalId: ID!, $with: Boolean!, $without: Boolean!) {
+      __typename
+      models { __typename kind name modelClass pluralName restName singularName }
+      modelRecord(model: PROJECT, recordIdentifier: $id) {
+        __typename id model modelClass recordIdentifier fileSize createdAt
+        checksumInformation @include(if: $with) { checksum checksumFailure checksumRetryAt checksumRetryCount checksumState lastChecksum }
+        skipped: recordIdentifier @skip(if: $without)
+      }
+      node(id: $globalId) { __typename id ... on ModelRecord { recordIdentifier model } }
+      modelRecords(model: PROJECT, first: 3) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { recordIdentifier } } }
+    }`;
+    const before = await compiled();
+    for (const flags of [{ with: true, without: false }, { with: false, without: true }]) {
+      const [first, again] = await twice(query, { variables: { id: ids[0], globalId: record.modelRecord.id, ...flags } });
+      expect(first.answer.body.errors).toBeUndefined();
+      expect(first.answer.body.data).toMatchObject({ node: { recordIdentifier: ids[0] } });
+      expect(again).toEqual(first);
+    }
+    expect((await compiled()) - before).toBe(2);
+  });
+
   it('a query is compiled once, when it comes again; a mutation and an unknown operation name never', async () => {
     const before = await compiled();
     const query = `query Once { modelRecord(model: PROJECT, recordIdentifier: "${ids[0]}") { recordIdentifier } }`;
