@@ -136,6 +136,19 @@ describe('a compiled query answers as graphql-js does', () => {
     expect((await compiled()) - before).toBe(2);
   });
 
+  it('string literals shaped like code: the same answers compiled, and nothing of them runs', async () => {
+    const shaped = ['`${(globalThis.compiledLiteralRan = 1)}`', "'); globalThis.compiledLiteralRan = 2; //", '\\"}; globalThis.compiledLiteralRan = 3; {\\"', '\\u2028\\u2029'];
+    const before = await compiled();
+    for (const literal of shaped) {
+      const query = `{ one: modelRecord(model: PROJECT, recordIdentifier: "${literal}") { id } some: modelRecords(model: PROJECT, identifiers: ["${literal}"], after: "${literal}") { totalCount } }`;
+      const [first, again] = await twice(query);
+      expect(first.answer.body.errors?.[0].extensions?.code, literal).toBe('BAD_USER_INPUT');
+      expect(again).toEqual(first);
+    }
+    expect((await compiled()) - before).toBe(shaped.length);
+    expect((globalThis as { compiledLiteralRan?: unknown }).compiledLiteralRan).toBeUndefined();
+  });
+
   it('a query is compiled once, when it comes again; a mutation and an unknown operation name never', async () => {
     const before = await compiled();
     const query = `query Once { modelRecord(model: PROJECT, recordIdentifier: "${ids[0]}") { recordIdentifier } }`;
