@@ -96,9 +96,10 @@ export class ParseCache {
     this.valid.add(document);
   }
 
-  /** Whether this document passed validation while kept here (see markValid). */
-  isValid(document: DocumentNode): boolean {
-    return this.valid.has(document);
+  /** Whether this document is the one kept for its text (one parsed for a single request is not). */
+  keeps(document: DocumentNode): boolean {
+    const text = document.loc?.source.body;
+    return text !== undefined && this.entries.get(text)?.value === document;
   }
 
   /** A kept document's query was compiled (query-executor.ts): its code counts towards the cache's bytes too. */

@@ -1,6 +1,6 @@
 // Queries and mutations run on graphql-js's own executor: per request it costs about a quarter less CPU than Yoga's
 // default (@graphql-tools/executor), whose extras (@defer, @stream, abort signals) the schema does not use.
-// A query whose document the parse cache keeps, that validated and has run QUERY_COMPILE_AFTER times, then runs as code
+// A query whose document the parse cache keeps and has run QUERY_COMPILE_AFTER times then runs as code
 // graphql-jit compiled for it once (about 0.85x the CPU per request). Its answer is graphql-js's: its variables are
 // checked by graphql-js first (a refusal is graphql-js's own), its errors point at the same places, in the same shape.
 // Subscriptions keep their own executor (live/shared-execution.ts).
@@ -8,9 +8,9 @@ import { execute, getOperationAST, getVariableValues, GraphQLError, visit, BREAK
 import { compileQuery, isCompiledQuery } from 'graphql-jit';
 import type { Plugin } from 'graphql-yoga';
 
-/** Documents that may be compiled: kept by the parse cache (so held, and bounded, by it) and valid. */
+/** Documents that may be compiled: those the parse cache keeps (so held, and bounded, by it). */
 export interface CompilableDocuments {
-  isValid(document: DocumentNode): boolean;
+  keeps(document: DocumentNode): boolean;
   /** Told when a document's query is compiled: its code is held as long as the document. */
   noteCompiled(document: DocumentNode): void;
 }
@@ -64,7 +64,8 @@ function compiledFor(args: ExecutionArgs, options: CompileOptions): Compiled | n
   const name = args.operationName ?? '';
   const known = compiledOf.get(document)?.get(name);
   if (known !== undefined) return known;
-  if (!options.documents.isValid(document)) return null;
+  // Executed, so valid: validation comes first on every path (HTTP, SSE, graphql-ws, fast-path.ts).
+  if (!options.documents.keeps(document)) return null;
   const runs = runsOf.get(document) ?? 0;
   if (runs < options.after) {
     runsOf.set(document, runs + 1);
@@ -146,9 +147,9 @@ function executeWithGraphqlJs(args: ExecutionArgs) {
   return result instanceof Promise || 'data' in result ? result : withBadRequestStatus(result);
 }
 
-/** `compile`: which queries are compiled, and when (null: none, while the parse cache does not mark valid documents). */
-export function useQueryExecutor(compile: CompileOptions | null): Plugin {
-  const options = compile && compile.after > 0 ? compile : null;
+/** `compile`: which queries are compiled, and when. */
+export function useQueryExecutor(compile: CompileOptions): Plugin {
+  const options = compile.after > 0 ? compile : null;
   const executeOperation = (args: ExecutionArgs) => {
     const compiled = options && compiledFor(args, options);
     return (compiled && runCompiled(compiled, args)) ?? executeWithGraphqlJs(args);

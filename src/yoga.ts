@@ -97,15 +97,14 @@ export function createGatewayYoga(config: Config, deps: YogaDeps) {
   const { limits } = config;
   const onBatch = batchObserver(deps.metrics);
   const parseCache = parseCacheFor(config, deps.metrics);
-  // Valid documents may be run again without parse and validation (fast-path.ts), and their queries compiled
-  // (query-executor.ts). Not while validation depends on the request (trusted documents only: GraphiQL's requests pass
-  // in demo mode) or tracing gives those phases their spans.
+  // Valid documents may be run again without parse and validation (fast-path.ts). Not while validation depends on the
+  // request (trusted documents only: GraphiQL's requests pass in demo mode) or tracing gives those phases their spans.
   const knownValid = !deps.trustedDocuments?.only && !deps.tracing;
   const plugins: Plugin[] = [
     // First, so every operation (a refused one too) has its span, and before the subscription plugin that stops the
     // onSubscribe hooks after it.
     ...(deps.tracing ? [deps.tracing.plugin()] : []),
-    useQueryExecutor(knownValid ? { documents: parseCache, after: config.queryCompileAfter, onCompiled: () => deps.metrics.compiledQueries.inc() } : null),
+    useQueryExecutor({ documents: parseCache, after: config.queryCompileAfter, onCompiled: () => deps.metrics.compiledQueries.inc() }),
     EnvelopArmorPlugin({
       maxDepth: { n: limits.depth, ...armorRejection },
       maxAliases: { n: limits.aliases, ...armorRejection },

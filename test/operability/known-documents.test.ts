@@ -160,6 +160,22 @@ describe('a compiled query answers as graphql-js does', () => {
     expect((await compiled()) - before).toBe(1);
   });
 
+  it('with tracing on (its documents go through validation each time), queries are compiled too, and answer the same', async () => {
+    // Spans sampled out: nothing is exported, but the whole tracing pipeline runs.
+    const traced = await startTestGateway({ standIn: { failRate: 0 }, env: { QUERY_COMPILE_AFTER: '1', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', OTEL_TRACES_SAMPLER: 'always_off' } });
+    try {
+      const [id] = await projectIds(traced.standIn.url, 1);
+      const answers = [];
+      for (const variables of [{ id }, { id }, { id: 'not an identifier!' }, { id: 'not an identifier!' }]) answers.push((await traced.post(RECORD, { variables })).body);
+      expect(answers[0]).toMatchObject({ data: { modelRecord: { recordIdentifier: id } } });
+      expect(answers[1]).toEqual(answers[0]);
+      expect(answers[3]).toEqual(answers[2]);
+      expect(sample(await traced.metrics(), 'gateway_graphql_compiled_queries_total')).toBe(1);
+    } finally {
+      await traced.close();
+    }
+  });
+
   it('QUERY_COMPILE_AFTER=0 compiles nothing', async () => {
     const off = await startTestGateway({ standIn: { failRate: 0 }, env: { QUERY_COMPILE_AFTER: '0' } });
     try {
