@@ -37,13 +37,16 @@ const BYTES_PER_CHARACTER = 6;
 /** The entry, its map slot and a small error object. */
 const BYTES_PER_ENTRY = 1_024;
 
+/** The tokens a parsed document keeps, counted up to `atMost` (0 for a document parsed without locations). */
+export function tokenCount(document: DocumentNode, atMost = Infinity): number {
+  let tokens = 0;
+  for (let token: Token | null | undefined = document.loc?.startToken; token && tokens < atMost; token = token.next) tokens++;
+  return tokens;
+}
+
 /** The tokens a parsed document keeps; without locations, the most a text can hold (one every two characters). */
 function tokensOf(document: DocumentNode, text: string): number {
-  const first = document.loc?.startToken;
-  if (!first) return Math.ceil(text.length / 2);
-  let tokens = 0;
-  for (let token: Token | null = first; token; token = token.next) tokens++;
-  return tokens;
+  return document.loc ? tokenCount(document) : Math.ceil(text.length / 2);
 }
 
 interface Entry {
@@ -98,16 +101,14 @@ export class ParseCache {
 
   /** Whether this document is the one kept for its text (one parsed for a single request is not). */
   keeps(document: DocumentNode): boolean {
-    const text = document.loc?.source.body;
-    return text !== undefined && this.entries.get(text)?.value === document;
+    return this.entryOf(document) !== undefined;
   }
 
   /** A kept document's query was compiled (query-executor.ts): its code counts towards the cache's bytes too. */
   noteCompiled(document: DocumentNode): void {
-    const text = document.loc?.source.body;
-    const entry = text === undefined ? undefined : this.entries.get(text);
-    if (!entry || entry.value !== document) return;
-    const bytes = BYTES_PER_COMPILED_TOKEN * tokensOf(document, text!);
+    const entry = this.entryOf(document);
+    if (!entry) return;
+    const bytes = BYTES_PER_COMPILED_TOKEN * tokenCount(document);
     entry.bytes += bytes;
     this.bytes += bytes;
     this.evictOverBudget();
@@ -136,6 +137,12 @@ export class ParseCache {
     this.bytes += bytes;
     this.evictOverBudget();
     this.observer.held(this.bytes);
+  }
+
+  private entryOf(document: DocumentNode): Entry | undefined {
+    const text = document.loc?.source.body;
+    const entry = text === undefined ? undefined : this.entries.get(text);
+    return entry?.value === document ? entry : undefined;
   }
 
   private evictOverBudget(): void {

@@ -4,9 +4,10 @@
 // graphql-jit compiled for it once (about 0.85x the CPU per request). Its answer is graphql-js's: its variables are
 // checked by graphql-js first (a refusal is graphql-js's own), its errors point at the same places, in the same shape.
 // Subscriptions keep their own executor (live/shared-execution.ts).
-import { execute, getOperationAST, getVariableValues, GraphQLError, visit, BREAK, type DocumentNode, type ExecutionArgs, type ExecutionResult, type OperationDefinitionNode, type Source, type Token } from 'graphql';
+import { execute, getOperationAST, getVariableValues, GraphQLError, visit, BREAK, type DocumentNode, type ExecutionArgs, type ExecutionResult, type OperationDefinitionNode, type Source } from 'graphql';
 import { compileQuery, isCompiledQuery } from 'graphql-jit';
 import type { Plugin } from 'graphql-yoga';
+import { tokenCount } from './parse-cache.js';
 
 /** Documents that may be compiled: those the parse cache keeps (so held, and bounded, by it). */
 export interface CompilableDocuments {
@@ -32,9 +33,8 @@ const compiledOf = new WeakMap<DocumentNode, Map<string, Compiled | null>>();
 const runsOf = new WeakMap<DocumentNode, number>();
 
 function shortEnough(document: DocumentNode): boolean {
-  let tokens = 0;
-  for (let token: Token | null | undefined = document.loc?.startToken; token; token = token.next) if (++tokens > MAX_COMPILED_TOKENS) return false;
-  return tokens > 0;
+  const tokens = tokenCount(document, MAX_COMPILED_TOKENS + 1);
+  return tokens > 0 && tokens <= MAX_COMPILED_TOKENS;
 }
 
 /** Introspection stays with graphql-js: GraphiQL's schema queries come once per page, and their answer must be exact. */

@@ -97,9 +97,6 @@ export function createGatewayYoga(config: Config, deps: YogaDeps) {
   const { limits } = config;
   const onBatch = batchObserver(deps.metrics);
   const parseCache = parseCacheFor(config, deps.metrics);
-  // Valid documents may be run again without parse and validation (fast-path.ts). Not while validation depends on the
-  // request (trusted documents only: GraphiQL's requests pass in demo mode) or tracing gives those phases their spans.
-  const knownValid = !deps.trustedDocuments?.only && !deps.tracing;
   const plugins: Plugin[] = [
     // First, so every operation (a refused one too) has its span, and before the subscription plugin that stops the
     // onSubscribe hooks after it.
@@ -133,6 +130,9 @@ export function createGatewayYoga(config: Config, deps: YogaDeps) {
   if (!config.introspection) plugins.push({ onValidate: ({ addValidationRule }) => addValidationRule(NoSchemaIntrospectionCustomRule) });
   // A validation hook, so it holds on every path through the envelope (HTTP, SSE, graphql-ws).
   if (deps.trustedDocuments?.only) plugins.push(useTrustedDocumentsOnly(deps.trustedDocuments, config.gitlabUrl === null));
+  // Valid documents may be run again without parse and validation (fast-path.ts). Not while validation depends on the
+  // request (trusted documents only: GraphiQL's requests pass in demo mode) or tracing gives those phases their spans.
+  const knownValid = !deps.trustedDocuments?.only && !deps.tracing;
   if (knownValid) plugins.push({ onValidate: ({ params }) => ({ valid }) => void (valid && parseCache.markValid(params.documentAST)) });
   const yoga = createYoga<ServerContext, GatewayContext>({
     schema,
