@@ -5,26 +5,24 @@
 # `-e GITLAB_URL=https://gitlab.example.com` in front of a real GitLab. Settings: the environment variables in README.
 # scripts/check-image-steps.sh replays these steps without a Docker engine (test/docker/image-steps.test.ts runs it).
 
-# Build stage: all dependencies, TypeScript compiled to dist/, the monitor page built into dist/monitor-page/.
+# Build stage: all dependencies; the gateway bundled into dist/main.js with every runtime dependency inside it, GraphiQL's
+# assets and the monitor page beside it (scripts/build.ts).
 FROM node:26-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json ./
 COPY src ./src
 COPY web ./web
-COPY scripts/build-monitor.ts ./scripts/
+COPY scripts/build.ts scripts/build-monitor.ts ./scripts/
 RUN npm run build
 
-# Runtime stage: production dependencies and dist/ only, run as the image's non-root `node` user.
+# Runtime stage: dist/ only (no node_modules: the bundle holds what it runs), and package.json for its "type": "module";
+# run as the image's non-root `node` user.
 FROM node:26-bookworm-slim AS runtime
 ENV NODE_ENV=production PORT=4000
 WORKDIR /app
-COPY package.json package-lock.json ./
-COPY scripts/prune-production.mjs ./scripts/
-# npm's cache lives in a BuildKit cache mount, so it is not left in the image. The prune takes out what Node never loads
-# (TypeScript declarations, source maps, docs, packages' tests): half of node_modules.
-RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --no-audit --no-fund && npm run prune:production
+COPY package.json ./
 COPY --from=build /app/dist ./dist
 USER node
 EXPOSE 4000

@@ -41,8 +41,9 @@ const USAGE = `Usage: npm run bench -- [--only ${Object.keys(SCENARIOS).join(','
                   to compare Node versions with everything else the same: stand-ins, floors and load stay on this one
   --out           where the JSON goes (default bench/results/latest.json)
   scale-out runs 1 and then 3 gateways on a redis-server of its own (3,000 subscribers; quick 300); skipped without redis-server
-  footprint builds and installs for production in a temporary directory (npm ci --omit=dev, npm's cache first) and
-  reports its size on disk and the resident memory of the gateway run from there
+  footprint builds for production in a temporary directory (npm run build: the bundle, GraphiQL's assets, the monitor
+  page) and reports the runtime stage's size on disk (package.json and dist/) and the resident memory of the gateway
+  run from there
 `;
 
 function parse() {

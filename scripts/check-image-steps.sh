@@ -66,7 +66,7 @@ export npm_config_prefer_offline=${npm_config_prefer_offline:-true} npm_config_u
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && git rev-parse --show-toplevel) || fail "not inside a git repository"
 
-# Two node_modules trees are written and then removed: on a memory-backed /dev/shm that takes seconds where a slow
+# A node_modules tree is written and then removed: on a memory-backed /dev/shm that takes seconds where a slow
 # disk can take minutes. CHECK_IMAGE_TMPDIR chooses the place; otherwise /dev/shm when it has room and allows exec.
 tmp_parent=${CHECK_IMAGE_TMPDIR:-}
 if [[ -z $tmp_parent ]]; then

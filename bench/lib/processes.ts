@@ -1,8 +1,10 @@
-// The servers of the benchmarks, each in a process of its own and run as the image runs them: the source compiled with
-// tsconfig.build.json, under plain node. The gateway (main.js) and the stand-in (stand-in/cli.js); and the floors, which
-// are bench code of their own (startFloor). Loopback only. The gateway's node can be another than the bench's
+// The servers of the benchmarks, each in a process of its own and run as the image runs them, under plain node: the
+// gateway as `npm run build` bundles it (scripts/build.ts; a checkout from before the bundle, compiled by tsc as its
+// image did), the stand-in (stand-in/cli.js) compiled with tsconfig.build.json; and the floors, which are bench code of
+// their own (startFloor). Loopback only. The gateway's node can be another than the bench's
 // (`npm run bench -- --node <path>`, or BENCH_NODE), so two Node versions compare with all else the same.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -13,6 +15,7 @@ export { REPO_ROOT } from '../../test/support/processes.js';
 export { ADMIN_TOKEN, type StandaloneStandIn } from '../../test/support/standalone.js';
 
 const builds = new Map<string, Promise<string>>();
+const bundles = new Map<string, Promise<string>>();
 
 /** The node binary gateway processes run under: BENCH_NODE (set by `--node`), else the one running the bench. */
 export function gatewayNode(): string {
@@ -30,6 +33,22 @@ export function builtSource(root = REPO_ROOT): Promise<string> {
     builds.set(root, build);
   }
   return build;
+}
+
+/**
+ * The gateway's main.js as the image of the checkout at `root` runs it: bundled by its scripts/build.ts (into
+ * bench/results/bundle/), or, for a checkout without one, compiled by tsc (see builtSource).
+ */
+export function builtGateway(root = REPO_ROOT): Promise<string> {
+  const script = join(root, 'scripts/build.ts');
+  if (!existsSync(script)) return builtSource(root).then((dir) => join(dir, 'main.js'));
+  let bundle = bundles.get(root);
+  if (!bundle) {
+    const outDir = join(root, 'bench/results/bundle');
+    bundle = promisify(execFile)(process.execPath, ['--import', 'tsx', script, '--out', outDir], { cwd: root }).then(() => join(outDir, 'main.js'));
+    bundles.set(root, bundle);
+  }
+  return bundle;
 }
 
 /** The stand-in as built (see builtSource), in a process of its own. */
@@ -61,7 +80,7 @@ export interface GatewayStart {
   nodeArgs?: string[];
   /** Directory holding the source (default: this repository); lets a benchmark run another copy of it. */
   root?: string;
-  /** A built main.js to run, from `root`, instead of compiling root's source (e.g. a production install's dist/main.js). */
+  /** A built main.js to run, from `root`, instead of building root's source (e.g. a production install's dist/main.js). */
   entry?: string;
   timeoutMs?: number;
 }
@@ -113,7 +132,7 @@ export async function startGatewayProcess({ gitlabUrl, env = {}, nodeArgs = [], 
     RATE_LIMIT_TOKEN_SUBSCRIPTIONS: '0',
     ...env,
   };
-  const main = entry ?? join(await builtSource(root), 'main.js');
+  const main = entry ?? (await builtGateway(root));
   // Node's flags too, as the image's CMD gives them.
   const server = await startServerProcess('gateway', gatewayNode(), [...(await imageNodeFlags(root)), ...nodeArgs, main], processEnv, READY, root, timeoutMs);
   return { ...server, url: server.ready, origin: new URL(server.ready).origin };

@@ -1,7 +1,8 @@
-// Scenario: the production footprint. What the Dockerfile's runtime stage holds (`npm ci --omit=dev`, then `npm run
-// prune:production`, and dist/ from `npm run build` in a full install), on disk as du counts it, and the gateway's
-// resident memory when it runs from there as the image runs it: idle after its start, after a query, and after
-// GraphiQL's page and assets. Counts only, no times. Made in a temporary directory from the working tree.
+// Scenario: the production footprint. What the Dockerfile's runtime stage holds (package.json and dist/ from `npm run
+// build` in a full install: the bundle, its licenses, GraphiQL's assets, the monitor page; no node_modules), on disk as
+// du counts it, and the gateway's resident memory when it runs from there as the image runs it: idle after its start,
+// after a query, and after GraphiQL's page and assets. Counts only, no times. Made in a temporary directory from the
+// working tree.
 import { execFile } from 'node:child_process';
 import { copyFile, cp, lstat, mkdir, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,7 +13,7 @@ import { figure, type RunOptions, type ScenarioResult } from '../lib/figures.js'
 import { ADMIN_TOKEN, gatewayNode, REPO_ROOT, startGatewayProcess, startStandalone, type GatewayProcess } from '../lib/processes.js';
 
 const MIB = 1024 * 1024;
-/** Before GraphiQL's assets were stored gzipped and the install pruned: 28.8 MiB of node_modules and 8.9 MiB of dist/. */
+/** Before GraphiQL's assets were stored gzipped and the gateway bundled: 28.8 MiB of node_modules and 8.9 MiB of dist/. */
 export const FOOTPRINT_BEFORE_MIB = 37.7;
 export const FOOTPRINT_TARGETS = { installedMiB: FOOTPRINT_BEFORE_MIB / 2 } as const;
 
@@ -27,7 +28,7 @@ interface TreeSize {
 async function treeSize(dir: string): Promise<TreeSize> {
   const seen = new Set<string>();
   const size: TreeSize = { diskBytes: 0, bytes: 0, files: 0 };
-  const paths = [dir, ...(await readdir(dir, { recursive: true, withFileTypes: true })).map((e) => join(e.parentPath, e.name))];
+  const paths = [dir, ...((await lstat(dir)).isDirectory() ? await readdir(dir, { recursive: true, withFileTypes: true }) : []).map((e) => join(e.parentPath, e.name))];
   for (const path of paths) {
     const stat = await lstat(path);
     const key = `${stat.dev}:${stat.ino}`;
@@ -42,11 +43,6 @@ async function treeSize(dir: string): Promise<TreeSize> {
   return size;
 }
 
-const sum = (...sizes: TreeSize[]): TreeSize => ({
-  diskBytes: sizes.reduce((a, s) => a + s.diskBytes, 0),
-  bytes: sizes.reduce((a, s) => a + s.bytes, 0),
-  files: sizes.reduce((a, s) => a + s.files, 0),
-});
 const mib = (bytes: number) => Math.round((bytes / MIB) * 10) / 10;
 
 /** npm as the image's build would run it: none of the variables of the `npm run bench` this runs under, npm's cache preferred. */
@@ -67,7 +63,7 @@ async function npm(args: string[], cwd: string): Promise<void> {
 /** The build stage: the files the Dockerfile copies into it, the repository's full install beside them, `npm run build`. */
 async function build(dir: string): Promise<string> {
   await mkdir(join(dir, 'scripts'), { recursive: true });
-  for (const file of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts/build-monitor.ts']) await copyFile(join(REPO_ROOT, file), join(dir, file));
+  for (const file of ['package.json', 'package-lock.json', 'tsconfig.json', 'scripts/build.ts', 'scripts/build-monitor.ts']) await copyFile(join(REPO_ROOT, file), join(dir, file));
   await cp(join(REPO_ROOT, 'src'), join(dir, 'src'), { recursive: true });
   await cp(join(REPO_ROOT, 'web'), join(dir, 'web'), { recursive: true, filter: (source) => !source.startsWith(join(REPO_ROOT, 'web', 'dist')) });
   await symlink(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
@@ -135,21 +131,17 @@ export async function runFootprint(options: RunOptions): Promise<ScenarioResult>
     const builtDist = await build(join(work, 'build'));
 
     const app = join(work, 'app');
-    await mkdir(join(app, 'scripts'), { recursive: true });
-    for (const file of ['package.json', 'package-lock.json', 'scripts/prune-production.mjs']) await copyFile(join(REPO_ROOT, file), join(app, file));
-    options.log('  npm ci --omit=dev, then npm run prune:production (runtime stage)');
-    await npm(['ci', '--omit=dev'], app);
-    const installed = await treeSize(join(app, 'node_modules'));
-    await npm(['run', 'prune:production'], app);
-    const pruned = await treeSize(join(app, 'node_modules'));
+    options.log('  package.json and dist/ only (runtime stage)');
+    await mkdir(app, { recursive: true });
+    await copyFile(join(REPO_ROOT, 'package.json'), join(app, 'package.json'));
     await cp(builtDist, join(app, 'dist'), { recursive: true });
-    const dist = await treeSize(join(app, 'dist'));
+    const total = await treeSize(app);
+    const bundle = await treeSize(join(app, 'dist', 'main.js'));
     const graphiqlAssets = await treeSize(join(app, 'dist', 'graphiql-assets'));
     const monitorPage = await treeSize(join(app, 'dist', 'monitor-page'));
-    const total = sum(pruned, dist);
     options.log(
-      `  node_modules ${mib(installed.diskBytes)} MiB as installed, ${mib(pruned.diskBytes)} MiB pruned (${pruned.files} files); dist/ ${mib(dist.diskBytes)} MiB ` +
-        `(GraphiQL's assets ${mib(graphiqlAssets.diskBytes)} MiB, the monitor page ${Math.round(monitorPage.diskBytes / 1024)} KiB)`,
+      `  ${mib(total.diskBytes)} MiB in all: dist/main.js ${mib(bundle.diskBytes)} MiB, GraphiQL's assets ${mib(graphiqlAssets.diskBytes)} MiB, ` +
+        `the monitor page ${Math.round(monitorPage.diskBytes / 1024)} KiB`,
     );
 
     const { node, rssBytes, graphiqlWireBytes } = await measureRuntimeMemory(app, settleMs);
@@ -158,16 +150,15 @@ export async function runFootprint(options: RunOptions): Promise<ScenarioResult>
         `(${mib(graphiqlWireBytes)} MiB sent for its assets)`,
     );
     const figures = [
-      figure(S, 'installed runtime on disk (node_modules + dist/)', mib(total.diskBytes), 'MiB', `<= ${FOOTPRINT_TARGETS.installedMiB}`, mib(total.diskBytes) <= FOOTPRINT_TARGETS.installedMiB, `${FOOTPRINT_BEFORE_MIB} MiB before; ${total.files} files, ${mib(total.bytes)} MiB in them`),
-      figure(S, 'node_modules, npm ci --omit=dev', mib(installed.diskBytes), 'MiB', '', null, `${installed.files} files, ${mib(installed.bytes)} MiB in them`),
-      figure(S, 'node_modules, then prune:production', mib(pruned.diskBytes), 'MiB', '', null, `${pruned.files} files, ${mib(pruned.bytes)} MiB in them`),
-      figure(S, 'dist/ (npm run build)', mib(dist.diskBytes), 'MiB', '', null, `GraphiQL's assets ${mib(graphiqlAssets.diskBytes)} MiB, the monitor page ${Math.round(monitorPage.diskBytes / 1024)} KiB`),
+      figure(S, 'installed runtime on disk (package.json + dist/)', mib(total.diskBytes), 'MiB', `<= ${FOOTPRINT_TARGETS.installedMiB}`, mib(total.diskBytes) <= FOOTPRINT_TARGETS.installedMiB, `${FOOTPRINT_BEFORE_MIB} MiB before; ${total.files} files, ${mib(total.bytes)} MiB in them`),
+      figure(S, 'dist/main.js, the bundle (npm run build)', mib(bundle.diskBytes), 'MiB', '', null, 'every runtime dependency inside; no node_modules'),
+      figure(S, "GraphiQL's assets in dist/", mib(graphiqlAssets.diskBytes), 'MiB', '', null, `gzipped; the monitor page ${Math.round(monitorPage.diskBytes / 1024)} KiB`),
       figure(S, "GraphiQL's assets sent to a browser", mib(graphiqlWireBytes), 'MiB', '', null, 'gzip'),
       figure(S, 'gateway RSS at idle', mib(rssBytes.idle), 'MiB', '', null, `Node ${node}, ${settleMs / 1000} s after ready`),
       figure(S, 'gateway RSS after a query', mib(rssBytes.afterQuery), 'MiB'),
       figure(S, "gateway RSS after GraphiQL's page and assets", mib(rssBytes.afterGraphiQL), 'MiB'),
     ];
-    return { scenario: S, figures, details: { node, installed, pruned, dist, graphiqlAssets, monitorPage, total, rssBytes, graphiqlWireBytes } };
+    return { scenario: S, figures, details: { node, bundle, graphiqlAssets, monitorPage, total, rssBytes, graphiqlWireBytes } };
   } finally {
     await rm(work, { recursive: true, force: true });
   }

@@ -161,9 +161,15 @@ export interface GatewayProcess {
 const READY = /Gateway ready: (http:\/\/127\.0\.0\.1:(\d+)\/graphql)/;
 
 /** Spawns `node --import tsx src/main.ts` with HOST=127.0.0.1, PORT=0 and `env`, and waits for its ready line. */
-export async function spawnGateway(env: Record<string, string>, timeoutMs = 120_000): Promise<GatewayProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: REPO_ROOT,
+/** Where the gateway runs from: the repository's source under tsx, unless a built one is given (cwd and node's arguments). */
+export interface GatewayMain {
+  cwd: string;
+  args: string[];
+}
+
+export async function spawnGateway(env: Record<string, string>, timeoutMs = 120_000, main: GatewayMain = { cwd: REPO_ROOT, args: ['--import', 'tsx', 'src/main.ts'] }): Promise<GatewayProcess> {
+  const child = spawn(process.execPath, main.args, {
+    cwd: main.cwd,
     env: childEnv({ HOST: '127.0.0.1', PORT: '0', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });

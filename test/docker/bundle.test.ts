@@ -1,0 +1,157 @@
+// The production bundle (scripts/build.ts, what the image's runtime stage runs) on its own: built into a temporary
+// directory with no node_modules on its path, started as the image starts it (`node <flags> dist/main.js`, beside
+// package.json only), in front of a stand-in, with Redis, tracing and compiled queries on. So every dependency loaded
+// only for a setting (ioredis, OpenTelemetry's exporter, graphql-jit, ws, undici) is shown to be inside dist/main.js.
+import { existsSync } from 'node:fs';
+import { copyFile, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildGateway, LICENSES_FILE, type GatewayBuild } from '../../scripts/build.js';
+import { startStandIn, type StandIn } from '../../src/stand-in/index.js';
+import { redisAvailable, RedisServer } from '../cluster/helpers.js';
+import { WATCH, wsConnection, type WsConnection } from '../live/helpers.js';
+import { postGraphQL, spawnGateway, until, type GatewayProcess } from '../operability/helpers.js';
+import type { Harness } from '../support/gateway.js';
+import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js';
+import { REPO_ROOT } from '../support/processes.js';
+
+/** Node's flags in the image's CMD (test/docker/image-steps.test.ts holds the CMD to them). */
+const IMAGE_NODE_FLAGS = ['--max-semi-space-size=32'];
+const QUERY = '{ modelRecords(model: PROJECT, first: 3) { totalCount nodes { recordIdentifier checksumInformation { checksumState } } } }';
+
+/** Directories from `dir` up to the root that hold a node_modules, where Node would look for a package. */
+function nodeModulesAbove(dir: string): string[] {
+  const found: string[] = [];
+  for (let at = dir; ; at = dirname(at)) {
+    if (existsSync(join(at, 'node_modules'))) found.push(at);
+    if (dirname(at) === at) return found;
+  }
+}
+
+describe.runIf(redisAvailable('the production bundle test'))('the production bundle, run from dist/ alone', () => {
+  let app: string;
+  let built: GatewayBuild;
+  let standIn: StandIn;
+  let redis: RedisServer;
+  let receiver: OtlpReceiver;
+  let gateway: GatewayProcess;
+  let conn: WsConnection | undefined;
+
+  beforeAll(async () => {
+    app = await mkdtemp(join(tmpdir(), 'gateway-bundle-'));
+    built = await buildGateway(join(app, 'dist'));
+    await copyFile(join(REPO_ROOT, 'package.json'), join(app, 'package.json'));
+    standIn = await startStandIn({ records: 40, verifyIntervalMs: 40 });
+    redis = await RedisServer.start();
+    receiver = await startOtlpReceiver();
+    gateway = await spawnGateway(
+      {
+        NODE_ENV: 'production',
+        GITLAB_URL: standIn.url,
+        REDIS_URL: redis.url,
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+        OTEL_BSP_SCHEDULE_DELAY: '20',
+        QUERY_COMPILE_AFTER: '1',
+        GRAPHIQL: 'true',
+        LIVE_FAST_POLL_MS: '50',
+      },
+      60_000,
+      { cwd: app, args: [...IMAGE_NODE_FLAGS, 'dist/main.js'] },
+    );
+  }, 180_000);
+
+  afterAll(async () => {
+    await conn?.dispose();
+    gateway?.child.kill('SIGTERM');
+    await gateway?.exited;
+    await receiver?.close();
+    await redis?.stop();
+    await standIn?.stop();
+    if (app) await rm(app, { recursive: true, force: true });
+  }, 60_000);
+
+  it('is built where no node_modules can be found, and holds the licenses of what it bundles', async () => {
+    expect(nodeModulesAbove(app)).toEqual([]);
+    expect((await readdir(join(app, 'dist'))).sort()).toEqual(['graphiql-assets', LICENSES_FILE, 'main.js', 'monitor-page'].sort());
+    // Only Node's modules, and ws's optional native helpers it does without, are left to find at run time.
+    expect(built.runtimeImports.filter((path) => !path.startsWith('node:'))).toEqual(expect.arrayContaining(['bufferutil', 'utf-8-validate']));
+    const licenses = await readFile(join(app, 'dist', LICENSES_FILE), 'utf8');
+    for (const name of ['graphql', 'graphql-yoga', 'undici', 'ioredis', 'graphql-jit', 'ws', '@opentelemetry/exporter-trace-otlp-proto']) {
+      expect(built.packages.map((p) => p.name)).toContain(name);
+      expect(licenses).toContain(`\n${name}@`);
+    }
+    expect(licenses).toContain('Permission is hereby granted');
+  });
+
+  it('answers a query, the second time compiled, with the same upstream calls', async () => {
+    const before = (await (await fetch(`${standIn.url}/-/stand-in/requests?after=${Number.MAX_SAFE_INTEGER}`)).json()) as { lastSeq: number };
+    const first = await postGraphQL(gateway.url, QUERY);
+    const second = await postGraphQL(gateway.url, QUERY);
+    expect(first.status).toBe(200);
+    expect(first.body.errors).toBeUndefined();
+    expect((first.body.data as { modelRecords: { totalCount: number } }).modelRecords.totalCount).toBe(40);
+    expect(second.body).toEqual(first.body);
+    const metrics = await (await fetch(`${gateway.base}/metrics`)).text();
+    expect(metrics).toMatch(/^gateway_graphql_compiled_queries_total 1$/m);
+    // Each run makes the same calls (the page, and totalCount's), under its own request id.
+    const { requests } = (await (await fetch(`${standIn.url}/-/stand-in/requests?after=${before.lastSeq}`)).json()) as { requests: { method: string; path: string; query: string; requestId: string }[] };
+    const byRequest = new Map<string, string[]>();
+    for (const r of requests) byRequest.set(r.requestId, [...(byRequest.get(r.requestId) ?? []), `${r.method} ${r.path}?${r.query}`]);
+    const runs = [...byRequest.values()];
+    expect(runs).toHaveLength(2);
+    expect(runs[0]).toContain('GET /api/v4/admin/data_management/projects?pagination=keyset&per_page=3');
+    expect(runs[1]).toEqual(runs[0]);
+  });
+
+  it('exports the query\'s spans over OTLP/protobuf', async () => {
+    await postGraphQL(gateway.url, 'query Traced { modelRecord(model: PROJECT, recordIdentifier: "1") { recordIdentifier } }');
+    const spans = await until(() => {
+      const names = receiver.spans().map((s) => s.name);
+      return names.includes('query Traced') ? names : undefined;
+    }, 'the spans of query Traced');
+    expect(spans).toContain('GET /api/v4/admin/data_management/:model_name');
+  });
+
+  it('pushes checksum changes over graphql-ws after a recalculation, coordinated through Redis', async () => {
+    conn = wsConnection({ gateway: { url: gateway.url } } as Harness);
+    const watcher = conn.subscribe({ model: 'PROJECT', identifiers: ['1', '2'] }, WATCH);
+    await watcher.initial(['1', '2'], 15_000);
+    const queued = await postGraphQL(gateway.url, 'mutation { recalculateAllChecksums(model: PROJECT, identifiers: ["1", "2"]) { errors } }');
+    expect(queued.body.errors).toBeUndefined();
+    await watcher.until('1', (c) => c.previousState !== null && c.state === 'SUCCEEDED', 'verified again', 15_000);
+    expect(watcher.errors).toEqual([]);
+    const client = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    try {
+      await client.connect();
+      expect((await client.keys('dmg:*')).length).toBeGreaterThan(0);
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('serves GraphiQL and the monitor page from dist/', async () => {
+    const page = await fetch(gateway.url, { headers: { accept: 'text/html' } });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('/graphiql-assets/');
+    const css = await fetch(`${gateway.base}/graphiql-assets/graphiql.css`);
+    expect(css.status).toBe(200);
+    expect((await css.text()).length).toBeGreaterThan(10_000);
+    const monitor = await fetch(`${gateway.base}/`, { headers: { accept: 'text/html' } });
+    expect(monitor.status).toBe(200);
+    expect(monitor.headers.get('content-type')).toMatch(/^text\/html/);
+  });
+
+  it('stops cleanly on SIGTERM, having logged no error', async () => {
+    await conn?.dispose();
+    conn = undefined;
+    gateway.child.kill('SIGTERM');
+    const exit = await gateway.exited;
+    expect(exit.code).toBe(0);
+    expect(exit.stderr).toBe('');
+    const levels = exit.stdout.split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { level: number }).level);
+    expect(levels.filter((level) => level >= 50)).toEqual([]);
+  });
+});
