@@ -24,7 +24,7 @@ export interface OverheadSetup {
 }
 
 /** A stand-in (no background verification, so nothing changes under the load) and gateways in front of it. */
-export async function setupOverhead(gatewayStarts: Array<{ env?: Record<string, string>; nodeArgs?: string[]; root?: string }> = [{}]): Promise<OverheadSetup> {
+export async function setupOverhead(gatewayStarts: Array<{ env?: Record<string, string>; nodeArgs?: string[]; root?: string; entry?: string }> = [{}]): Promise<OverheadSetup> {
   const standIn = await startStandalone(['--records', '200', '--verify-interval-ms', '0']);
   const gateways: GatewayProcess[] = [];
   try {
