@@ -43,7 +43,7 @@ describe.runIf(redisAvailable('the production bundle test'))('the production bun
     app = await mkdtemp(join(tmpdir(), 'gateway-bundle-'));
     built = await buildGateway(join(app, 'dist'));
     await copyFile(join(REPO_ROOT, 'package.json'), join(app, 'package.json'));
-    standIn = await startStandIn({ records: 40, verifyIntervalMs: 40 });
+    standIn = await startStandIn({ records: 40, verifyIntervalMs: 40, failRate: 0 });
     redis = await RedisServer.start();
     receiver = await startOtlpReceiver();
     gateway = await spawnGateway(
