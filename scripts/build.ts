@@ -7,6 +7,7 @@ import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 import { build, type Metafile } from 'esbuild';
 import { buildGraphiQLAssets } from '../src/graphiql.js';
 import { buildMonitorPage } from './build-monitor.js';
@@ -107,13 +108,14 @@ export async function buildGateway(outDir = DEFAULT_OUT): Promise<GatewayBuild> 
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
-  const at = process.argv.indexOf('--out');
-  const extra = process.argv.slice(2).filter((arg, i, all) => arg !== '--out' && all[i - 1] !== '--out');
-  if ((at >= 0 && !process.argv[at + 1]) || extra.length > 0) {
+  let out: string | undefined;
+  try {
+    ({ out } = parseArgs({ options: { out: { type: 'string' } }, strict: true }).values);
+  } catch {
     process.stderr.write('usage: tsx scripts/build.ts [--out DIR]\n');
     process.exit(2);
   }
-  const built = await buildGateway(at >= 0 ? resolve(process.argv[at + 1]) : DEFAULT_OUT);
+  const built = await buildGateway(out ? resolve(out) : DEFAULT_OUT);
   const where = relative(process.cwd(), built.outDir) || '.';
   const unfiled = built.packages.filter((p) => p.texts.length === 0).map((p) => `${p.name} (${p.license})`);
   process.stderr.write(`${where}/main.js: ${(built.bundleBytes / 1024 / 1024).toFixed(1)} MiB, ${built.packages.length} packages inside; their licenses in ${where}/${LICENSES_FILE}\n`);
