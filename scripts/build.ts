@@ -34,10 +34,10 @@ const OPTIONAL_PACKAGES = new Set(['bufferutil', 'utf-8-validate']);
 
 /** What the bundle still imports at run time: anything but Node's own modules and the optional ones fails the build. */
 function runtimeImports(metafile: Metafile): string[] {
-  const paths = Object.values(metafile.outputs).flatMap((o) => o.imports.filter((i) => i.external).map((i) => i.path));
-  const unexpected = [...new Set(paths)].filter((path) => !path.startsWith('node:') && !isBuiltin(path) && !OPTIONAL_PACKAGES.has(path));
+  const paths = [...new Set(Object.values(metafile.outputs).flatMap((o) => o.imports.filter((i) => i.external).map((i) => i.path)))].sort();
+  const unexpected = paths.filter((path) => !path.startsWith('node:') && !isBuiltin(path) && !OPTIONAL_PACKAGES.has(path));
   if (unexpected.length > 0) throw new Error(`the bundle would need these at run time, which the image does not have: ${unexpected.join(', ')}`);
-  return [...new Set(paths)].sort();
+  return paths;
 }
 
 interface BundledPackage {

@@ -8,10 +8,10 @@ import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { REPO_ROOT } from '../../test/support/processes.js';
+import { imageNodeFlags, REPO_ROOT } from '../../test/support/processes.js';
 import { startStandalone as startStandaloneProcess, type StandaloneStandIn } from '../../test/support/standalone.js';
 
-export { REPO_ROOT } from '../../test/support/processes.js';
+export { imageNodeFlags, REPO_ROOT } from '../../test/support/processes.js';
 export { ADMIN_TOKEN, type StandaloneStandIn } from '../../test/support/standalone.js';
 
 const builds = new Map<string, Promise<string>>();
@@ -106,16 +106,6 @@ export async function procRssBytes(pid: number): Promise<number | null> {
   }
 }
 
-/**
- * Node's flags in the image's CMD (`CMD ["node", ...flags, "dist/main.js"]`) of the checkout at `root`, or of this
- * one for a directory without a Dockerfile (the footprint scenario's production install).
- */
-export async function imageNodeFlags(root = REPO_ROOT): Promise<string[]> {
-  const dockerfile = await readFile(join(root, 'Dockerfile'), 'utf8').catch(() => readFile(join(REPO_ROOT, 'Dockerfile'), 'utf8'));
-  const cmd = [...dockerfile.matchAll(/^CMD\s+(\[.*\])\s*$/gm)].at(-1)?.[1];
-  const args = cmd ? (JSON.parse(cmd) as string[]) : [];
-  return args.slice(1).filter((arg) => arg.startsWith('--'));
-}
 
 export async function startGatewayProcess({ gitlabUrl, env = {}, nodeArgs = [], root = REPO_ROOT, entry, timeoutMs = 30_000 }: GatewayStart): Promise<GatewayProcess> {
   // As the image runs it: NODE_ENV=production (graphql-js checks every instanceof twice otherwise) and the default

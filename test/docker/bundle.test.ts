@@ -13,12 +13,10 @@ import { startStandIn, type StandIn } from '../../src/stand-in/index.js';
 import { redisAvailable, RedisServer } from '../cluster/helpers.js';
 import { WATCH, wsConnection, type WsConnection } from '../live/helpers.js';
 import { postGraphQL, spawnGateway, until, type GatewayProcess } from '../operability/helpers.js';
-import type { Harness } from '../support/gateway.js';
+import { standInControl } from '../support/gateway.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js';
-import { REPO_ROOT } from '../support/processes.js';
-
-/** Node's flags in the image's CMD (test/docker/image-steps.test.ts holds the CMD to them). */
-const IMAGE_NODE_FLAGS = ['--max-semi-space-size=32'];
+import { imageNodeFlags, REPO_ROOT } from '../support/processes.js';
+import type { RequestLogEntry } from '../../src/stand-in/index.js';
 const QUERY = '{ modelRecords(model: PROJECT, first: 3) { totalCount nodes { recordIdentifier checksumInformation { checksumState } } } }';
 
 /** Directories from `dir` up to the root that hold a node_modules, where Node would look for a package. */
@@ -59,7 +57,7 @@ describe.runIf(redisAvailable('the production bundle test'))('the production bun
         LIVE_FAST_POLL_MS: '50',
       },
       60_000,
-      { cwd: app, args: [...IMAGE_NODE_FLAGS, 'dist/main.js'] },
+      { cwd: app, args: [...(await imageNodeFlags()), 'dist/main.js'] },
     );
   }, 180_000);
 
@@ -87,7 +85,7 @@ describe.runIf(redisAvailable('the production bundle test'))('the production bun
   });
 
   it('answers a query, the second time compiled, with the same upstream calls', async () => {
-    const before = (await (await fetch(`${standIn.url}/-/stand-in/requests?after=${Number.MAX_SAFE_INTEGER}`)).json()) as { lastSeq: number };
+    const { lastSeq } = (await standInControl(standIn, 'GET', `requests?after=${Number.MAX_SAFE_INTEGER}`)) as { lastSeq: number };
     const first = await postGraphQL(gateway.url, QUERY);
     const second = await postGraphQL(gateway.url, QUERY);
     expect(first.status).toBe(200);
@@ -97,8 +95,8 @@ describe.runIf(redisAvailable('the production bundle test'))('the production bun
     const metrics = await (await fetch(`${gateway.base}/metrics`)).text();
     expect(metrics).toMatch(/^gateway_graphql_compiled_queries_total 1$/m);
     // Each run makes the same calls (the page, and totalCount's), under its own request id.
-    const { requests } = (await (await fetch(`${standIn.url}/-/stand-in/requests?after=${before.lastSeq}`)).json()) as { requests: { method: string; path: string; query: string; requestId: string }[] };
-    const byRequest = new Map<string, string[]>();
+    const { requests } = (await standInControl(standIn, 'GET', `requests?after=${lastSeq}`)) as { requests: RequestLogEntry[] };
+    const byRequest = new Map<string | null, string[]>();
     for (const r of requests) byRequest.set(r.requestId, [...(byRequest.get(r.requestId) ?? []), `${r.method} ${r.path}?${r.query}`]);
     const runs = [...byRequest.values()];
     expect(runs).toHaveLength(2);
@@ -116,7 +114,7 @@ describe.runIf(redisAvailable('the production bundle test'))('the production bun
   });
 
   it('pushes checksum changes over graphql-ws after a recalculation, coordinated through Redis', async () => {
-    conn = wsConnection({ gateway: { url: gateway.url } } as Harness);
+    conn = wsConnection({ gateway });
     const watcher = conn.subscribe({ model: 'PROJECT', identifiers: ['1', '2'] }, WATCH);
     await watcher.initial(['1', '2'], 15_000);
     const queued = await postGraphQL(gateway.url, 'mutation { recalculateAllChecksums(model: PROJECT, identifiers: ["1", "2"]) { errors } }');

@@ -243,7 +243,7 @@ export async function rawSocket(h: Harness, onMessage: (text: string) => void): 
 }
 
 /** A graphql-ws client (one socket) with these `connection_init` parameters; never retries. */
-export function wsConnection(h: Harness, connectionParams: ConnectionParams | null = { Authorization: `Bearer ${ADMIN}` }): WsConnection {
+export function wsConnection(h: { gateway: { url: string } }, connectionParams: ConnectionParams | null = { Authorization: `Bearer ${ADMIN}` }): WsConnection {
   const closes: { code: number; reason: string }[] = [];
   const client = createWsClient({
     url: h.gateway.url.replace(/^http/, 'ws'),

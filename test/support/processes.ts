@@ -1,8 +1,21 @@
 // Child processes of the tests: none outlives the test process, and a short-lived one is run to its end.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * Node's flags in the image's CMD (`CMD ["node", ...flags, "dist/main.js"]`) of the checkout at `root`, or of this
+ * one for a directory without a Dockerfile (the footprint scenario's production install).
+ */
+export async function imageNodeFlags(root = REPO_ROOT): Promise<string[]> {
+  const dockerfile = await readFile(join(root, 'Dockerfile'), 'utf8').catch(() => readFile(join(REPO_ROOT, 'Dockerfile'), 'utf8'));
+  const cmd = [...dockerfile.matchAll(/^CMD\s+(\[.*\])\s*$/gm)].at(-1)?.[1];
+  const args = cmd ? (JSON.parse(cmd) as string[]) : [];
+  return args.slice(1).filter((arg) => arg.startsWith('--'));
+}
 
 export interface ProcessExit {
   code: number | null;
