@@ -118,6 +118,12 @@ describe('demo mode with TRUSTED_DOCUMENTS_ONLY', () => {
   it('GraphiQL runs an untrusted subscription over SSE', async () => {
     const { status, first } = await subscriptionFromGraphiQL('subscription { verificationSummaryChanged(models: [PROJECT]) { model total } }');
     expect(status).toBe(200);
-    expect(first).toEqual({ data: { verificationSummaryChanged: { model: 'PROJECT', total: 200 } } });
+    // The demo stand-in verifies records meanwhile, and the total sums state counts from calls made at once: a record
+    // that moves between them is counted in neither state or in both (the field's description says so). Exact totals
+    // are tested with verification off (test/summary/).
+    expect(first).toEqual({ data: { verificationSummaryChanged: { model: 'PROJECT', total: expect.any(Number) } } });
+    const { total } = (first as { data: { verificationSummaryChanged: { total: number } } }).data.verificationSummaryChanged;
+    expect(total).toBeGreaterThan(150);
+    expect(total).toBeLessThan(250);
   });
 });
