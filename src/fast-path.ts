@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getOperationAST, GraphQLError, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import type { GatewayYoga, ServerContext, ValidDocuments } from './yoga.js';
 import { OperationEnd } from './operation-end.js';
+import { createDirectEnvelope } from './direct-envelope.js';
 
 /** What Yoga's hooks read of a request: its method, URL and headers (see their uses in graphql-yoga/esm/plugins). */
 class RequestView {
@@ -67,6 +68,8 @@ interface YogaInternals {
   onExecutionResultHooks: ExecutionResultHook[];
   onResultProcessHooks: ResultProcessHook[];
   maskedErrorsOpts: { errorMessage: string; maskError(error: unknown, message: string): Error } | null;
+  /** Yoga's plugins with envelop's, in order: those added by onPluginInit too. */
+  plugins: Parameters<typeof createDirectEnvelope>[0];
 }
 
 const JSON_TYPES = new Set(['application/json', 'application/json;charset=utf-8']);
@@ -140,6 +143,8 @@ export function createFastPath(yoga: GatewayYoga, endpoint: string, validDocumen
   const getEnveloped = internals.getEnveloped;
   const onExecutionResultHooks = internals.onExecutionResultHooks;
   const onResultProcessHooks = internals.onResultProcessHooks;
+  // The same hooks as getEnveloped's, without its per-request wrappers; null: getEnveloped as Yoga does.
+  const direct = createDirectEnvelope(internals.plugins, getEnveloped({}).schema);
 
   /**
    * A query or mutation whose text came before and validated: its parse and validation hooks (a cache hit each) and
@@ -160,9 +165,9 @@ export function createFastPath(yoga: GatewayYoga, endpoint: string, validDocumen
     context.params = params;
     let result: ExecutionResult;
     try {
-      const enveloped = getEnveloped(context);
-      const contextValue = await enveloped.contextFactory();
-      result = await enveloped.execute({ schema: enveloped.schema, document, contextValue, variableValues: params.variables, operationName: params.operationName });
+      const enveloped = direct ?? getEnveloped(context);
+      const contextValue = direct ? await direct.contextOf(context) : await (enveloped as Enveloped).contextFactory();
+      result = (await enveloped.execute({ schema: enveloped.schema, document, contextValue, variableValues: params.variables, operationName: params.operationName })) as ExecutionResult;
     } catch (error) {
       // As Yoga answers a throw of its pipeline: a GraphQL error as it is, anything else masked.
       const masked = internals.maskedErrorsOpts;
