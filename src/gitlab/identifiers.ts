@@ -9,6 +9,7 @@ export const MAX_IDENTIFIER_LENGTH = 255;
 
 const INTEGER = /^\d{1,18}$/;
 const BASE64URL = /^[A-Za-z0-9_-]+={0,2}$/;
+const ZERO = '0'.charCodeAt(0);
 
 export type KeyKind = 'integer' | 'base64';
 
@@ -26,10 +27,11 @@ export interface Identifier {
  * (`MSAy==`) still names its record instead of failing every look-up batched with it.
  */
 export function readIdentifier(value: string | number): Identifier | null {
-  const text = String(value);
+  const text = typeof value === 'string' ? value : String(value);
   if (tooLong(text)) return null;
   if (INTEGER.test(text)) {
-    const canonical = BigInt(text).toString();
+    // Read on every look-up, several times: an integer without leading zeros is its own canonical spelling.
+    const canonical = text.length === 1 || text.charCodeAt(0) !== ZERO ? text : BigInt(text).toString();
     return { kind: 'integer', key: `i:${canonical}`, canonical };
   }
   if (!BASE64URL.test(text)) return null;
@@ -44,7 +46,8 @@ export function readIdentifier(value: string | number): Identifier | null {
 
 /** Over MAX_IDENTIFIER_LENGTH: a client error, never sent. */
 export function tooLong(text: string): boolean {
-  return text.length > MAX_IDENTIFIER_LENGTH + 2 || text.replace(/=+$/, '').length > MAX_IDENTIFIER_LENGTH;
+  // Padding only shortens: a text within the length needs no stripping.
+  return text.length > MAX_IDENTIFIER_LENGTH && (text.length > MAX_IDENTIFIER_LENGTH + 2 || text.replace(/=+$/, '').length > MAX_IDENTIFIER_LENGTH);
 }
 
 /** Why a value is not an identifier, as the client error to answer; null when it is one. */
