@@ -60,7 +60,7 @@ export function tokenFrom(headers: HeaderSource): { token: string | null; header
 
 /** Reports DataLoader batch sizes; made once per gateway rather than once per operation. */
 export function batchObserver(metrics?: Metrics): (model: ModelInfo, size: number) => void {
-  return (model, size) => metrics?.batchSize.observe({ model: model.enumName }, size);
+  return (model, size) => metrics?.batchSize.observe(size, model.enumName);
 }
 
 export function createContext(client: GitLabClient, config: Config, live: Watcher, caller: Caller, onBatch: (model: ModelInfo, size: number) => void): GatewayContext {

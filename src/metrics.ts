@@ -1,13 +1,15 @@
 // Prometheus metrics, served on /metrics. One registry per gateway so several gateways in one process stay apart.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { SeriesCounter, SeriesHistogram } from './metric-series.js';
 
 export class Metrics {
   readonly registry = new Registry();
-  readonly operations = new Counter({ name: 'gateway_graphql_operations_total', help: 'GraphQL operations by name, type and outcome', labelNames: ['operation', 'type', 'outcome'], registers: [this.registry] });
-  readonly operationDuration = new Histogram({ name: 'gateway_graphql_operation_duration_seconds', help: 'GraphQL operation duration', labelNames: ['operation', 'type'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
-  readonly upstreamRequests = new Counter({ name: 'gateway_upstream_requests_total', help: 'Requests to GitLab by route, method and status (0: no answer)', labelNames: ['route', 'method', 'status'], registers: [this.registry] });
-  readonly upstreamDuration = new Histogram({ name: 'gateway_upstream_request_duration_seconds', help: 'Duration of requests to GitLab', labelNames: ['route', 'method'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15], registers: [this.registry] });
-  readonly batchSize = new Histogram({ name: 'gateway_dataloader_batch_size', help: 'Record look-ups per DataLoader batch', labelNames: ['model'], buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000], registers: [this.registry] });
+  // Counted on every operation and call to GitLab: series found by their label values (metric-series.ts).
+  readonly operations = new SeriesCounter({ name: 'gateway_graphql_operations_total', help: 'GraphQL operations by name, type and outcome', labelNames: ['operation', 'type', 'outcome'], registers: [this.registry] });
+  readonly operationDuration = new SeriesHistogram({ name: 'gateway_graphql_operation_duration_seconds', help: 'GraphQL operation duration', labelNames: ['operation', 'type'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
+  readonly upstreamRequests = new SeriesCounter({ name: 'gateway_upstream_requests_total', help: 'Requests to GitLab by route, method and status (0: no answer)', labelNames: ['route', 'method', 'status'], registers: [this.registry] });
+  readonly upstreamDuration = new SeriesHistogram({ name: 'gateway_upstream_request_duration_seconds', help: 'Duration of requests to GitLab', labelNames: ['route', 'method'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15], registers: [this.registry] });
+  readonly batchSize = new SeriesHistogram({ name: 'gateway_dataloader_batch_size', help: 'Record look-ups per DataLoader batch', labelNames: ['model'], buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000], registers: [this.registry] });
   readonly subscriptions = new Gauge({ name: 'gateway_live_subscriptions', help: 'Active live subscriptions (checksumStateChanged and checksumStateChangeBatches)', registers: [this.registry] });
   readonly summarySubscriptions = new Gauge({ name: 'gateway_summary_subscriptions', help: 'Active verificationSummaryChanged subscriptions', registers: [this.registry] });
   readonly summaryComputations = new Counter({ name: 'gateway_summary_computations_total', help: 'Counts of a model computed (each shared by every query and subscriber that waited for it), by model and outcome', labelNames: ['model', 'outcome'], registers: [this.registry] });

@@ -105,8 +105,8 @@ export async function startGateway(config: Config, options: GatewayOptions): Pro
   /** Set when the shutdown drops the connections to GitLab: calls that fail then are no failure of GitLab's. */
   let droppingUpstream = false;
   const client = new GitLabClient(options.gitlabUrl, config.dialect, config.upstream, (e) => {
-    metrics.upstreamRequests.inc({ route: e.route, method: e.method, status: e.abandoned ? 'abandoned' : String(e.status) });
-    metrics.upstreamDuration.observe({ route: e.route, method: e.method }, e.durationMs / 1000);
+    metrics.upstreamRequests.inc(e.route, e.method, e.abandoned ? 'abandoned' : String(e.status));
+    metrics.upstreamDuration.observe(e.durationMs / 1000, e.route, e.method);
     if (!droppingUpstream) logUpstreamAttempt(logger, e);
   });
   if (config.graphiql && !config.introspection) {

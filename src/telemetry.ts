@@ -75,8 +75,8 @@ export function useOperationTelemetry(logger: Logger, metrics: Metrics, maxOpera
     const outcome = errorCodes.length === 0 ? 'success' : 'error';
     if (tokenAccepted(type, upstreamCalls, errorCodes)) labels.learn(name);
     const operation = labels.of(name);
-    metrics.operations.inc({ operation, type, outcome });
-    metrics.operationDuration.observe({ operation, type }, durationMs / 1000);
+    metrics.operations.inc(operation, type, outcome);
+    metrics.operationDuration.observe(durationMs / 1000, operation, type);
     if (!logger.isLevelEnabled('info')) return;
     const logged = loggedName(name);
     logger.info(
@@ -92,7 +92,7 @@ export function useOperationTelemetry(logger: Logger, metrics: Metrics, maxOpera
         if (valid) return;
         const { name, type } = describe(params.documentAST);
         const durationMs = performance.now() - started;
-        metrics.operations.inc({ operation: labels.of(name), type, outcome: 'rejected' });
+        metrics.operations.inc(labels.of(name), type, 'rejected');
         const errorCodes = codesOf(result as GraphQLError[], 'GRAPHQL_VALIDATION_FAILED');
         const logged = loggedName(name);
         logger.info({ requestId: requestIdOf(context), operation: logged, type, durationMs: Math.round(durationMs * 10) / 10, upstreamCalls: 0, errorCodes }, `${type} ${logged} rejected`);

@@ -70,6 +70,20 @@ describe('/metrics', () => {
     expect(delta('gateway_upstream_request_duration_seconds_bucket', { route: 'list', method: 'GET', le: '+Inf' })).toBe(1);
   });
 
+  it('a histogram counts a value equal to a bucket bound in that bucket, and every bucket above it (cumulative)', async () => {
+    const before = await gw.metrics();
+    const res = await gw.post(/* GraphQL */ `
+      query TwoProjects {
+        a: modelRecord(model: PROJECT, recordIdentifier: "${ids[0]}") { recordIdentifier }
+        b: modelRecord(model: PROJECT, recordIdentifier: "${ids[3]}") { recordIdentifier }
+      }
+    `);
+    expect(res.body).toEqual({ data: { a: { recordIdentifier: ids[0] }, b: { recordIdentifier: ids[3] } } });
+    const after = await gw.metrics();
+    const delta = (le: string) => (sample(after, 'gateway_dataloader_batch_size_bucket', { model: 'PROJECT', le }) ?? 0) - (sample(before, 'gateway_dataloader_batch_size_bucket', { model: 'PROJECT', le }) ?? 0);
+    expect([delta('1'), delta('2'), delta('5'), delta('1000'), delta('+Inf')]).toEqual([0, 1, 1, 1, 1]);
+  });
+
   it('errors: an operation outcome "error", and upstream statuses as GitLab answered them', async () => {
     const noToken = async () => value('gateway_graphql_operations_total', { operation: 'Lookup', type: 'query', outcome: 'error' });
     const unauthorized = async () => value('gateway_upstream_requests_total', { route: 'list', method: 'GET', status: '401' });
