@@ -54,10 +54,13 @@ function inTurn<T>(hooks: readonly T[], each: (hook: T) => unknown, from = 0): v
 }
 
 /** The fast path's envelope over these plugins (Yoga's list, in order), or null where envelop must run itself. */
-export function createDirectEnvelope(listed: ReadonlyArray<EnvelopPlugin | false | null | undefined>, schema: GraphQLSchema): DirectEnvelope | null {
+export function createDirectEnvelope(listed: ReadonlyArray<EnvelopPlugin | false | null | undefined>, schemaOf: () => GraphQLSchema | undefined): DirectEnvelope | null {
   // Yoga's list may hold `false` for a plugin left out by its options; envelop skips those too.
   const plugins = listed.filter((plugin): plugin is EnvelopPlugin => Boolean(plugin));
-  if (!schema || plugins.some((plugin) => plugin.instrumentation || plugin.onEnveloped || ('onContextError' in plugin && plugin.onContextError))) return null;
+  if (plugins.some((plugin) => plugin.instrumentation || plugin.onEnveloped || ('onContextError' in plugin && plugin.onContextError))) return null;
+  // Asked only now: with no onEnveloped hook, getting it runs nothing of a plugin's.
+  const schema = schemaOf();
+  if (!schema) return null;
   const contextHooks = plugins.flatMap((plugin) => (plugin.onContextBuilding ? [plugin.onContextBuilding] : []));
   const executeHooks = plugins.flatMap((plugin) => (plugin.onExecute ? [plugin.onExecute] : []));
 

@@ -144,7 +144,7 @@ export function createFastPath(yoga: GatewayYoga, endpoint: string, validDocumen
   const onExecutionResultHooks = internals.onExecutionResultHooks;
   const onResultProcessHooks = internals.onResultProcessHooks;
   // The same hooks as getEnveloped's, without its per-request wrappers; null: getEnveloped as Yoga does.
-  const direct = createDirectEnvelope(internals.plugins, getEnveloped({}).schema);
+  const direct = createDirectEnvelope(internals.plugins, () => getEnveloped({}).schema);
 
   /**
    * A query or mutation whose text came before and validated: its parse and validation hooks (a cache hit each) and
