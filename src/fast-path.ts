@@ -72,6 +72,9 @@ interface YogaInternals {
   plugins: Parameters<typeof createDirectEnvelope>[0];
 }
 
+/** A hook's answer is awaited only when it is a promise: an await of a plain value still costs a promise and a turn. */
+const isPromise = <T>(value: T | Promise<T>): value is Promise<T> => typeof (value as Promise<T> | null)?.then === 'function';
+
 const JSON_TYPES = new Set(['application/json', 'application/json;charset=utf-8']);
 
 /** Media ranges whose answer to a query or mutation is plain JSON (an event stream or multipart is Yoga's to write). */
@@ -166,15 +169,18 @@ export function createFastPath(yoga: GatewayYoga, endpoint: string, validDocumen
     let result: ExecutionResult;
     try {
       const enveloped = direct ?? getEnveloped(context);
-      const contextValue = direct ? await direct.contextOf(context) : await (enveloped as Enveloped).contextFactory();
-      result = (await enveloped.execute({ schema: enveloped.schema, document, contextValue, variableValues: params.variables, operationName: params.operationName })) as ExecutionResult;
+      const built = direct ? direct.contextOf(context) : (enveloped as Enveloped).contextFactory();
+      const contextValue = isPromise(built) ? await built : built;
+      const executed = enveloped.execute({ schema: enveloped.schema, document, contextValue, variableValues: params.variables, operationName: params.operationName });
+      result = (isPromise(executed) ? await executed : executed) as ExecutionResult;
     } catch (error) {
       // As Yoga answers a throw of its pipeline: a GraphQL error as it is, anything else masked.
       const masked = internals.maskedErrorsOpts;
       result = { errors: [error instanceof GraphQLError || !masked ? (error as GraphQLError) : (masked.maskError(error, masked.errorMessage) as GraphQLError)] };
     }
     for (const hook of onExecutionResultHooks) {
-      await hook({ result, setResult: (next) => (result = next as ExecutionResult), request, context });
+      const step = hook({ result, setResult: (next) => (result = next as ExecutionResult), request, context });
+      if (isPromise(step)) await step;
     }
     return result;
   }
@@ -255,7 +261,7 @@ export function createFastPath(yoga: GatewayYoga, endpoint: string, validDocumen
       let mediaType = '*/*';
       const acceptableMediaTypes: string[] = [];
       for (const hook of onResultProcessHooks) {
-        await hook({
+        const step = hook({
           request,
           acceptableMediaTypes,
           result,
@@ -267,13 +273,15 @@ export function createFastPath(yoga: GatewayYoga, endpoint: string, validDocumen
           },
           serverContext: context,
         });
+        if (isPromise(step)) await step;
       }
       if (res.destroyed) return;
       if (!processor) {
         res.writeHead(406, { accept: acceptableMediaTypes.join('; charset=utf-8, '), 'content-length': 0 }).end();
         return;
       }
-      const response = await processor(result, fetchAPI, mediaType);
+      const processed = processor(result, fetchAPI, mediaType);
+      const response = isPromise(processed) ? await processed : processed;
       const headers = { ...response.headers, 'content-length': String(response.body === null ? 0 : Buffer.byteLength(response.body)) };
       res.writeHead(response.status, headers).end(response.body ?? undefined);
     },

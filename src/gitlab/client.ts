@@ -223,7 +223,9 @@ export class GitLabClient {
     await this.pool.destroy();
   }
 
-  async list(caller: Caller, model: ModelInfo, query: ListQuery): Promise<ListPage> {
+  // Not async itself: withDialect's promise is handed on as it is (an async function returning a promise costs the
+  // caller two more turns of the microtask queue). Everything that may throw is inside the callback.
+  list(caller: Caller, model: ModelInfo, query: ListQuery): Promise<ListPage> {
     return this.withDialect(caller, model, async (dialect) => {
       const page = query.page ?? (dialect === 'plural' ? { flavour: 'keyset', cursor: null } : { flavour: 'offset', page: 1 });
       if (page.flavour === 'keyset' && dialect !== 'plural') {

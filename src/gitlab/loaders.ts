@@ -154,6 +154,8 @@ export async function fetchByIdentifiers(client: ListCalls, caller: Caller, mode
       for (const id of chunk) found.set(recordKey(id)!.key, error as Error);
     }
   };
-  await Promise.all(chunks.map(fetchChunk));
+  // Nearly every batch is one call: no Promise.all around it.
+  if (chunks.length === 1) await fetchChunk(chunks[0]);
+  else await Promise.all(chunks.map(fetchChunk));
   return found;
 }
