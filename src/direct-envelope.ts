@@ -3,7 +3,7 @@
 // (instrumented wrappers, parse and validate closures, a promise-helper chain per hook). Only for plugins whose hooks
 // are those two kinds and the others a known document skips; any other plugin (instrumentation, onEnveloped, a
 // context error handler) keeps envelop's own (createDirectEnvelope returns null).
-import type { ExecutionArgs, ExecutionResult, GraphQLSchema } from 'graphql';
+import type { ExecutionArgs, GraphQLSchema } from 'graphql';
 
 type Extend = (extension: object) => void;
 
@@ -44,6 +44,9 @@ const noEngine: ExecuteFn = () => {
   throw new Error('No `execute` function found! Register it using "useEngine" plugin.');
 };
 
+/** A hook's answer as inTurn reads it when it cannot stop the others: waited for if it is a promise. */
+const goOn = (answer: unknown): false | Promise<false> => (isPromise(answer) ? answer.then(() => false) : false);
+
 /** Calls each hook in turn, awaiting only what is a promise; `each` returns true to stop early. */
 function inTurn<T>(hooks: readonly T[], each: (hook: T) => unknown, from = 0): void | Promise<void> {
   for (let i = from; i < hooks.length; i++) {
@@ -78,7 +81,7 @@ export function createDirectEnvelope(listed: ReadonlyArray<EnvelopPlugin | false
     });
     const finish = (): object | Promise<object> => {
       if (broken) return context;
-      const done = inTurn(after, (hook) => hook({ context, extendContext }));
+      const done = inTurn(after, (hook) => goOn(hook({ context, extendContext })));
       return isPromise(done) ? done.then(() => context) : context;
     };
     return isPromise(built) ? built.then(finish) : finish();
@@ -112,10 +115,7 @@ export function createDirectEnvelope(listed: ReadonlyArray<EnvelopPlugin | false
       const setResult = (next: unknown) => void (result = next);
       // A query's or mutation's result is one result: onExecuteDone's onNext and onEnd are for streams, which the
       // fast path never runs (envelop, too, applies them to async iterables only).
-      const finished = inTurn(afterCalls, (after) => {
-        const step = after.onExecuteDone?.({ args, result, setResult });
-        return isPromise(step) ? step.then(() => false) : false;
-      });
+      const finished = inTurn(afterCalls, (after) => goOn(after.onExecuteDone?.({ args, result, setResult })));
       return isPromise(finished) ? finished.then(() => result) : result;
     };
     const run = (): unknown => {
@@ -127,5 +127,3 @@ export function createDirectEnvelope(listed: ReadonlyArray<EnvelopPlugin | false
 
   return { schema, contextOf, execute };
 }
-
-export type { ExecutionResult };
