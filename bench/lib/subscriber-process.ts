@@ -20,6 +20,10 @@ export class SubscriberProcess {
     });
   }
 
+  get pid(): number {
+    return this.child.pid!;
+  }
+
   send(message: ParentMessage): void {
     this.child.send(message);
   }

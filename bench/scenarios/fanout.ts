@@ -125,6 +125,19 @@ async function untilVerified(standIn: StandaloneStandIn, timeoutMs: number): Pro
   while (Date.now() < deadline && (await unsettled('pending')) + (await unsettled('started')) > 0) await sleep(100);
 }
 
+/** Until each process spent under 5% of a core over the last half second (its work done), or the deadline. */
+async function untilIdle(pids: number[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const cpu = () => Promise.all(pids.map(async (pid) => (await procCpuSeconds(pid)) ?? 0));
+  let last = await cpu();
+  while (Date.now() < deadline) {
+    await sleep(500);
+    const now = await cpu();
+    if (now.every((seconds, i) => seconds - last[i] < 0.025)) return;
+    last = now;
+  }
+}
+
 async function rssSamples(gateway: GatewayProcess, count: number, everyMs: number): Promise<number> {
   const values: number[] = [];
   for (let i = 0; i < count; i++) {
@@ -197,8 +210,9 @@ async function runLevel(n: number, delivery: Delivery, quick: boolean, log: (lin
     const recalculateAll = `mutation { recalculateAllChecksums(model: PROJECT, identifiers: [${ids.map((id) => `"${id}"`).join(',')}]) { status errors } }`;
     await graphql(recalculateAll);
     await untilVerified(standIn, 30_000);
-    // The gateway's polls see the last changes and deliver them.
-    await sleep(4 * FAST_POLL_MS);
+    // The gateway's polls see the last changes and deliver them, and the load process reads them: both go quiet.
+    await sleep(2 * FAST_POLL_MS);
+    await untilIdle([gw.pid, load.pid], 60_000);
 
     // The measured window: a bulk recalculation of the 100 records through the gateway, until deliveries stop.
     // Its scrapes also reset the event-loop delay histogram, so the next one tells the window's longest stall.
