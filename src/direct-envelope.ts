@@ -37,7 +37,8 @@ export interface DirectEnvelope {
   execute(args: ExecutionArgs): unknown;
 }
 
-const isPromise = (value: unknown): value is Promise<unknown> => typeof (value as Promise<unknown> | null)?.then === 'function';
+/** Awaited only when it is a promise: an await of a plain value still costs a promise and a turn. */
+export const isPromise = <T>(value: T | Promise<T>): value is Promise<T> => typeof (value as Promise<T> | null)?.then === 'function';
 
 /** As envelop's own execute before an engine plugin sets one. */
 const noEngine: ExecuteFn = () => {
@@ -56,6 +57,18 @@ function inTurn<T>(hooks: readonly T[], each: (hook: T) => unknown, from = 0): v
   }
 }
 
+/** Calls each hook in turn, keeping what it returns (its after-hooks, as envelop does), until `stopped()` says so. */
+function collectInTurn<H, K>(hooks: readonly H[], call: (hook: H) => unknown, kept: K[], stopped: () => boolean): void | Promise<void> {
+  return inTurn(hooks, (hook) => {
+    const keep = (value: unknown) => {
+      if (value) kept.push(value as K);
+      return stopped();
+    };
+    const returned = call(hook);
+    return isPromise(returned) ? returned.then(keep) : keep(returned);
+  });
+}
+
 /** The fast path's envelope over these plugins (Yoga's list, in order), or null where envelop must run itself. */
 export function createDirectEnvelope(listed: ReadonlyArray<EnvelopPlugin | false | null | undefined>, schemaOf: () => GraphQLSchema | undefined): DirectEnvelope | null {
   // Yoga's list may hold `false` for a plugin left out by its options; envelop skips those too.
@@ -71,14 +84,8 @@ export function createDirectEnvelope(listed: ReadonlyArray<EnvelopPlugin | false
     const extendContext: Extend = (extension) => void Object.assign(context, extension);
     const after: AfterContext[] = [];
     let broken = false;
-    const built = inTurn(contextHooks, (hook) => {
-      const returned = hook({ context, extendContext, breakContextBuilding: () => void (broken = true) });
-      const keep = (value: unknown) => {
-        if (value) after.push(value as AfterContext);
-        return broken;
-      };
-      return isPromise(returned) ? returned.then(keep) : keep(returned);
-    });
+    const breakContextBuilding = () => void (broken = true);
+    const built = collectInTurn(contextHooks, (hook) => hook({ context, extendContext, breakContextBuilding }), after, () => broken);
     const finish = (): object | Promise<object> => {
       if (broken) return context;
       const done = inTurn(after, (hook) => goOn(hook({ context, extendContext })));
@@ -102,14 +109,7 @@ export function createDirectEnvelope(listed: ReadonlyArray<EnvelopPlugin | false
       if (typeof extension !== 'object') throw new Error(`Invalid context extension provided! Expected "object", got: "${JSON.stringify(extension)}" (${typeof extension})`);
       Object.assign(context, extension);
     };
-    const hooked = inTurn(executeHooks, (hook) => {
-      const returned = hook({ executeFn, setExecuteFn, setResultAndStopExecution, context, extendContext, args });
-      const keep = (value: unknown) => {
-        if (value) afterCalls.push(value as { onExecuteDone?: ExecuteDone });
-        return stopped;
-      };
-      return isPromise(returned) ? returned.then(keep) : keep(returned);
-    });
+    const hooked = collectInTurn(executeHooks, (hook) => hook({ executeFn, setExecuteFn, setResultAndStopExecution, context, extendContext, args }), afterCalls, () => stopped);
     const done = (settled: unknown): unknown => {
       result = settled;
       const setResult = (next: unknown) => void (result = next);

@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getOperationAST, GraphQLError, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import type { GatewayYoga, ServerContext, ValidDocuments } from './yoga.js';
 import { OperationEnd } from './operation-end.js';
-import { createDirectEnvelope } from './direct-envelope.js';
+import { createDirectEnvelope, isPromise } from './direct-envelope.js';
 
 /** What Yoga's hooks read of a request: its method, URL and headers (see their uses in graphql-yoga/esm/plugins). */
 class RequestView {
@@ -71,9 +71,6 @@ interface YogaInternals {
   /** Yoga's plugins with envelop's, in order: those added by onPluginInit too. */
   plugins: Parameters<typeof createDirectEnvelope>[0];
 }
-
-/** A hook's answer is awaited only when it is a promise: an await of a plain value still costs a promise and a turn. */
-const isPromise = <T>(value: T | Promise<T>): value is Promise<T> => typeof (value as Promise<T> | null)?.then === 'function';
 
 const JSON_TYPES = new Set(['application/json', 'application/json;charset=utf-8']);
 
@@ -169,7 +166,7 @@ export function createFastPath(yoga: GatewayYoga, endpoint: string, validDocumen
     let result: ExecutionResult;
     try {
       const enveloped = direct ?? getEnveloped(context);
-      const built = direct ? direct.contextOf(context) : (enveloped as Enveloped).contextFactory();
+      const built = 'contextOf' in enveloped ? enveloped.contextOf(context) : enveloped.contextFactory();
       const contextValue = isPromise(built) ? await built : built;
       const executed = enveloped.execute({ schema: enveloped.schema, document, contextValue, variableValues: params.variables, operationName: params.operationName });
       result = (isPromise(executed) ? await executed : executed) as ExecutionResult;

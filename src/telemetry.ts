@@ -17,7 +17,7 @@ export function describe(document: DocumentNode | undefined, operationName?: str
 /** The distinct codes of these errors; one without a code counts as `fallback`. */
 export function codesOf(errors: readonly unknown[] | undefined, fallback = 'INTERNAL_SERVER_ERROR'): string[] {
   if (errors === undefined || errors.length === 0) return [];
-  return [...new Set((errors ?? []).map((e) => String((e as GraphQLError | null)?.extensions?.code ?? fallback)))];
+  return [...new Set(errors.map((e) => String((e as GraphQLError | null)?.extensions?.code ?? fallback)))];
 }
 
 /** A client's operation name cut to a readable length, for a log line or a span. */

@@ -106,7 +106,6 @@ export async function procRssBytes(pid: number): Promise<number | null> {
   }
 }
 
-
 export async function startGatewayProcess({ gitlabUrl, env = {}, nodeArgs = [], root = REPO_ROOT, entry, timeoutMs = 30_000 }: GatewayStart): Promise<GatewayProcess> {
   // As the image runs it: NODE_ENV=production (graphql-js checks every instanceof twice otherwise) and the default
   // LOG_LEVEL (a line per operation). One token and one address send every request here: the per-client limits,
