@@ -8,7 +8,7 @@ import { isBuiltin } from 'node:module';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { build, type Metafile } from 'esbuild';
+import { build, type Metafile, type Plugin } from 'esbuild';
 import { buildGraphiQLAssets } from '../src/graphiql.js';
 import { buildMonitorPage } from './build-monitor.js';
 
@@ -38,6 +38,27 @@ function runtimeImports(metafile: Metafile): string[] {
   const unexpected = paths.filter((path) => !path.startsWith('node:') && !isBuiltin(path) && !OPTIONAL_PACKAGES.has(path));
   if (unexpected.length > 0) throw new Error(`the bundle would need these at run time, which the image does not have: ${unexpected.join(', ')}`);
   return paths;
+}
+
+/** Where ioredis reads its own version (for Redis's CLIENT SETINFO): its package.json, two folders above the module. */
+const IOREDIS_META_READ = 'const data = await fs_1.promises.readFile(filePath, "utf8");';
+
+/**
+ * ioredis names its version to Redis (CLIENT SETINFO LIB-VER) from its package.json, found from __dirname: in the
+ * bundle that is dist/'s, and it would send "error-fetching-version". The bundle holds the text it would have read.
+ */
+function ioredisVersion(): Plugin {
+  return {
+    name: 'ioredis-version',
+    setup(builder) {
+      builder.onLoad({ filter: /[\\/]ioredis[\\/]built[\\/]utils[\\/]index\.js$/ }, async ({ path }) => {
+        const source = await readFile(path, 'utf8');
+        if (!source.includes(IOREDIS_META_READ)) throw new Error(`ioredis no longer reads its version as the build expects (${IOREDIS_META_READ}): see ioredisVersion in scripts/build.ts`);
+        const { version } = JSON.parse(await readFile(join(path, '../../../package.json'), 'utf8')) as { version: string };
+        return { contents: source.replace(IOREDIS_META_READ, `const data = ${JSON.stringify(JSON.stringify({ version }))};`), loader: 'js' };
+      });
+    },
+  };
 }
 
 interface BundledPackage {
@@ -97,6 +118,7 @@ export async function buildGateway(outDir = DEFAULT_OUT): Promise<GatewayBuild> 
     legalComments: 'none',
     metafile: true,
     logLevel: 'warning',
+    plugins: [ioredisVersion()],
   });
   const imports = runtimeImports(result.metafile);
   const packages = await bundledPackages(result.metafile);

@@ -2,7 +2,8 @@
 // directory with no node_modules on its path, started as the image starts it (`node <flags> dist/main.js`, beside
 // package.json only), in front of a stand-in, with Redis, tracing and compiled queries on. So every dependency loaded
 // only for a setting (ioredis, OpenTelemetry's exporter, graphql-jit, ws, undici) is shown to be inside dist/main.js.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { copyFile, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -28,11 +29,36 @@ function nodeModulesAbove(dir: string): string[] {
   }
 }
 
+/** A TCP relay to Redis that keeps what its clients send: the commands ioredis sends as it connects. */
+async function recordingRelay(to: number): Promise<{ port: number; sent(): string; close(): Promise<void> }> {
+  let sent = '';
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const upstream = createConnection({ host: '127.0.0.1', port: to });
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('error', () => {}).once('close', () => (sockets.delete(socket), client.destroy(), upstream.destroy()));
+    }
+    client.on('data', (chunk: Buffer) => (sent += chunk.toString('latin1')));
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as { port: number }).port,
+    sent: () => sent,
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
 describe.runIf(redisAvailable('the production bundle test'))('the production bundle, run from dist/ alone', () => {
   let app: string;
   let built: GatewayBuild;
   let standIn: StandIn;
   let redis: RedisServer;
+  let relay: Awaited<ReturnType<typeof recordingRelay>>;
   let receiver: OtlpReceiver;
   let gateway: GatewayProcess;
   let conn: WsConnection | undefined;
@@ -43,12 +69,15 @@ describe.runIf(redisAvailable('the production bundle test'))('the production bun
     await copyFile(join(REPO_ROOT, 'package.json'), join(app, 'package.json'));
     standIn = await startStandIn({ records: 40, verifyIntervalMs: 40, failRate: 0 });
     redis = await RedisServer.start();
+    relay = await recordingRelay(redis.port);
+    const redisUrl = new URL(redis.url);
+    redisUrl.port = String(relay.port);
     receiver = await startOtlpReceiver();
     gateway = await spawnGateway(
       {
         NODE_ENV: 'production',
         GITLAB_URL: standIn.url,
-        REDIS_URL: redis.url,
+        REDIS_URL: redisUrl.href,
         OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
         OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
         OTEL_BSP_SCHEDULE_DELAY: '20',
@@ -66,6 +95,7 @@ describe.runIf(redisAvailable('the production bundle test'))('the production bun
     gateway?.child.kill('SIGTERM');
     await gateway?.exited;
     await receiver?.close();
+    await relay?.close();
     await redis?.stop();
     await standIn?.stop();
     if (app) await rm(app, { recursive: true, force: true });
@@ -128,6 +158,10 @@ describe.runIf(redisAvailable('the production bundle test'))('the production bun
     } finally {
       client.disconnect();
     }
+    // The client library names its own version to Redis (CLIENT SETINFO), read into the bundle when it was built.
+    const { version } = JSON.parse(readFileSync(join(REPO_ROOT, 'node_modules/ioredis/package.json'), 'utf8')) as { version: string };
+    expect(relay.sent()).toContain(`$7\r\nLIB-VER\r\n$${version.length}\r\n${version}\r\n`);
+    expect(relay.sent()).not.toContain('error-fetching-version');
   });
 
   it('serves GraphiQL and the monitor page from dist/', async () => {
