@@ -33,28 +33,36 @@ export function censored(object: Record<string, unknown>): Record<string, unknow
   return result;
 }
 
+/** How long a log line may wait for others to share its write. */
+const LOG_FLUSH_MS = 5;
+/** Characters held at most: past them, the lines go out at once. */
+const LOG_FLUSH_CHARS = 32 * 1024;
+
 /**
- * The lines of one turn of the event loop written together, in order, when the turn ends (and at the process's exit):
- * under load one write per turn rather than a system call per operation; alone, a line goes out at once.
+ * The lines of a few milliseconds written together (and at the process's exit): under load one system call, and one
+ * wake-up of whatever reads the log, for dozens of operations rather than one or a few.
  */
-export function linesPerTurn(out: pino.DestinationStream): pino.DestinationStream {
+export function linesBatched(out: pino.DestinationStream): pino.DestinationStream {
   let lines: string[] = [];
-  let scheduled = false;
+  let chars = 0;
+  let timer: NodeJS.Timeout | null = null;
   const flush = () => {
-    scheduled = false;
+    if (timer) clearTimeout(timer);
+    timer = null;
     if (lines.length === 0) return;
     const text = lines.length === 1 ? lines[0] : lines.join('');
     lines = [];
+    chars = 0;
     out.write(text);
   };
   process.once('exit', flush);
   return {
     write(line: string) {
       lines.push(line);
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(flush);
-      }
+      chars += line.length;
+      if (chars >= LOG_FLUSH_CHARS) flush();
+      // Unref'd: a pending line keeps nothing alive; the exit handler writes it.
+      else if (!timer) timer = setTimeout(flush, LOG_FLUSH_MS).unref();
     },
   };
 }

@@ -28,13 +28,13 @@ function readConfig(): Config {
 async function main(): Promise<void> {
   const config = readConfig();
   // Loaded after the config is known good: a bad variable exits at once, without loading the GraphQL stack.
-  const [{ createLogger, linesPerTurn, pino }, { startGateway }, { startStandIn }] = await Promise.all([import('./logger.js'), import('./server.js'), import('./stand-in/index.js')]);
+  const [{ createLogger, linesBatched, pino }, { startGateway }, { startStandIn }] = await Promise.all([import('./logger.js'), import('./server.js'), import('./stand-in/index.js')]);
   let standIn: StandIn | null = null;
   if (!config.gitlabUrl) standIn = await startStandIn(DEMO_STAND_IN);
   // Written synchronously, as Node writes to a pipe or a file, once per turn of the event loop: lines go out in order,
   // the last ones at exit too (pino's default writes in a thread and, at exit, could put a later line before one still
   // in flight).
-  const logger = createLogger(config.logLevel, linesPerTurn(pino.destination({ dest: 1, sync: true })));
+  const logger = createLogger(config.logLevel, linesBatched(pino.destination({ dest: 1, sync: true })));
   const gateway = await startGateway(config, {
     gitlabUrl: config.gitlabUrl ?? standIn!.url,
     demoToken: standIn?.tokens.admin,
