@@ -31,8 +31,8 @@ async function main(): Promise<void> {
   const [{ createLogger, linesBatched, pino }, { startGateway }, { startStandIn }] = await Promise.all([import('./logger.js'), import('./server.js'), import('./stand-in/index.js')]);
   let standIn: StandIn | null = null;
   if (!config.gitlabUrl) standIn = await startStandIn(DEMO_STAND_IN);
-  // Written synchronously, as Node writes to a pipe or a file, once per turn of the event loop: lines go out in order,
-  // the last ones at exit too (pino's default writes in a thread and, at exit, could put a later line before one still
+  // Written synchronously, as Node writes to a pipe or a file, a few milliseconds' lines at a time: lines go out in
+  // order, the last ones at exit too (pino's default writes in a thread and, at exit, could put a later line before one still
   // in flight).
   const logger = createLogger(config.logLevel, linesBatched(pino.destination({ dest: 1, sync: true })));
   const gateway = await startGateway(config, {
