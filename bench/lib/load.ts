@@ -117,8 +117,11 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
+/** The middle value; of an even count, the mean of the two middle ones (percentile(…, 50) would take the lower). */
 export function median(values: number[]): number {
-  return percentile([...values].sort((a, b) => a - b), 50);
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle] : sorted.length === 0 ? NaN : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 export function summarize(name: string, values: number[]): LatencySamples {
