@@ -32,8 +32,8 @@ async function main(): Promise<void> {
   let standIn: StandIn | null = null;
   if (!config.gitlabUrl) standIn = await startStandIn(DEMO_STAND_IN);
   // Written synchronously, as Node writes to a pipe or a file, a few milliseconds' lines at a time: lines go out in
-  // order, the last ones at exit too (pino's default writes in a thread and, at exit, could put a later line before one still
-  // in flight).
+  // order, the last ones at exit too (pino's default writes in a thread and, at exit, could put a later line before
+  // one still in flight).
   const logger = createLogger(config.logLevel, linesBatched(pino.destination({ dest: 1, sync: true })));
   const gateway = await startGateway(config, {
     gitlabUrl: config.gitlabUrl ?? standIn!.url,

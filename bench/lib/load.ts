@@ -119,9 +119,10 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
 
 /** The middle value; of an even count, the mean of the two middle ones (percentile(…, 50) would take the lower). */
 export function median(values: number[]): number {
+  if (values.length === 0) return NaN;
   const sorted = [...values].sort((a, b) => a - b);
   const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[middle] : sorted.length === 0 ? NaN : (sorted[middle - 1] + sorted[middle]) / 2;
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 export function summarize(name: string, values: number[]): LatencySamples {

@@ -124,9 +124,9 @@ export async function runOverhead(options: RunOptions): Promise<ScenarioResult> 
     options.log(`overhead: record ${setup.recordId}; the gateway sends GET ${setup.gatewayUpstreamPath}`);
     options.log(`  throughput at ${CONNECTIONS} connections, ${rounds} rounds of ${durationS} s per target, interleaved`);
     const watch = { gateway: setup.gateways[0].pid, 'bare proxy': bare.pid, 'stand-in': setup.standIn.pid };
-    // The floor right after the gateway: each round's pair runs on the machine as it was within seconds.
-    // Under load the gateway reaches its steady pace after about 5 s (its code compiled by V8's optimizing tiers, its
-    // heap grown), the floor after about 3: a shorter warm-up counts the gateway's start in its first round.
+    // The floor right after the gateway, so each round's pair runs on the machine as it was within seconds. The 6 s
+    // warm-up: under load the gateway reaches its steady pace after about 5 s (its code compiled by V8's optimizing
+    // tiers, its heap grown), the floor after about 3; a shorter one counts the gateway's start in its first round.
     const [gw, floorRuns, list, plain] = await interleavedThroughput([gateway, floor, setup.restList, setup.restPlain], rounds, durationS, options.log, watch, options.quick ? 1 : 6);
     options.log(`  latency at 1 connection, requests interleaved, ${latencyMs / 1000} s`);
     const [lgw, llist, lplain, lfloor] = await interleavedLatency([gateway, setup.restList, setup.restPlain, floor], latencyMs);
