@@ -67,6 +67,37 @@ export function linesBatched(out: pino.DestinationStream): pino.DestinationStrea
   };
 }
 
+/** The fields of the line every GraphQL operation writes (telemetry.ts), in their order; none of them holds a secret. */
+export interface OperationLine {
+  requestId: string | undefined;
+  operation: string;
+  type: string;
+  durationMs: number;
+  upstreamCalls: number;
+  errorCodes: readonly string[];
+  phase?: string;
+}
+
+/**
+ * Writes an operation's line at info as `logger.info(fields, msg)` would, byte for byte (the logger's level, time and
+ * bindings first, the message last), from one template instead of pino's walk of the object's keys: under load in
+ * the gateway that walk cost about 10 us an operation (see the README's Performance section).
+ */
+export function operationLineWriter(logger: Logger): (fields: OperationLine, msg: string) => void {
+  const { lsCacheSym, timeSym, chindingsSym, endSym, streamSym } = pino.symbols;
+  // Read on each line, as pino does: a level set later, and a child's bindings, are the logger's own.
+  const own = logger as unknown as Record<symbol, never>;
+  return (fields, msg) => {
+    if (!logger.isLevelEnabled('info')) return;
+    const { requestId, operation, type, durationMs, upstreamCalls, errorCodes, phase } = fields;
+    let line = `${(own[lsCacheSym] as string[])[logger.levels.values.info]}${(own[timeSym] as () => string)()}${own[chindingsSym] as string}`;
+    if (requestId !== undefined) line += `,"requestId":${JSON.stringify(requestId)}`;
+    line += `,"operation":${JSON.stringify(operation)},"type":${JSON.stringify(type)},"durationMs":${durationMs},"upstreamCalls":${upstreamCalls},"errorCodes":${JSON.stringify(errorCodes)}`;
+    if (phase !== undefined) line += `,"phase":${JSON.stringify(phase)}`;
+    (own[streamSym] as pino.DestinationStream).write(`${line},"msg":${JSON.stringify(msg)}${own[endSym] as string}`);
+  };
+}
+
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   return pino({ level, base: { service: 'data-management-gateway' }, formatters: { log: censored } }, destination);
 }

@@ -2,7 +2,7 @@
 import { getOperationAST, type DocumentNode, type ExecutionResult, type GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { GatewayContext } from './context.js';
-import type { Logger } from './logger.js';
+import { operationLineWriter, type Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 
 /** Longest operation name put in a log line or a metric label: names are the client's, and one name can be 1 MB. */
@@ -67,7 +67,8 @@ function requestIdOf(initial: unknown): string | undefined {
 
 export function useOperationTelemetry(logger: Logger, metrics: Metrics, maxOperationNames: number): Plugin<GatewayContext> {
   const labels = new OperationLabels(maxOperationNames);
-  const record = (ctx: GatewayContext, document: DocumentNode, operationName: string | null | undefined, started: number, errors: readonly GraphQLError[] | undefined, extra: object = {}) => {
+  const writeLine = operationLineWriter(logger);
+  const record = (ctx: GatewayContext, document: DocumentNode, operationName: string | null | undefined, started: number, errors: readonly GraphQLError[] | undefined, phase?: string) => {
     const { name, type } = describe(document, operationName);
     const durationMs = performance.now() - started;
     const errorCodes = codesOf(errors);
@@ -79,10 +80,7 @@ export function useOperationTelemetry(logger: Logger, metrics: Metrics, maxOpera
     metrics.operationDuration.observe(durationMs / 1000, operation, type);
     if (!logger.isLevelEnabled('info')) return;
     const logged = loggedName(name);
-    logger.info(
-      { requestId: ctx.caller.requestId, operation: logged, type, durationMs: Math.round(durationMs * 10) / 10, upstreamCalls, errorCodes, ...extra },
-      `${type} ${logged} ${outcome}`,
-    );
+    writeLine({ requestId: ctx.caller.requestId, operation: logged, type, durationMs: Math.round(durationMs * 10) / 10, upstreamCalls, errorCodes, phase }, `${type} ${logged} ${outcome}`);
   };
   return {
     // Refused documents (limits, unknown fields, introspection off) never execute: log them here.
@@ -95,7 +93,7 @@ export function useOperationTelemetry(logger: Logger, metrics: Metrics, maxOpera
         metrics.operations.inc(labels.of(name), type, 'rejected');
         const errorCodes = codesOf(result as GraphQLError[], 'GRAPHQL_VALIDATION_FAILED');
         const logged = loggedName(name);
-        logger.info({ requestId: requestIdOf(context), operation: logged, type, durationMs: Math.round(durationMs * 10) / 10, upstreamCalls: 0, errorCodes }, `${type} ${logged} rejected`);
+        writeLine({ requestId: requestIdOf(context), operation: logged, type, durationMs: Math.round(durationMs * 10) / 10, upstreamCalls: 0, errorCodes }, `${type} ${logged} rejected`);
       };
     },
     onExecute({ args }) {
@@ -112,7 +110,7 @@ export function useOperationTelemetry(logger: Logger, metrics: Metrics, maxOpera
       return {
         onSubscribeResult({ result }) {
           const errors = Symbol.asyncIterator in (result as object) ? undefined : (result as ExecutionResult).errors;
-          record(args.contextValue, args.document, args.operationName, started, errors, { phase: 'subscribed' });
+          record(args.contextValue, args.document, args.operationName, started, errors, 'subscribed');
         },
       };
     },
