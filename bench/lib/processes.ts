@@ -82,6 +82,8 @@ export interface GatewayStart {
   root?: string;
   /** A built main.js to run, from `root`, instead of building root's source (e.g. a production install's dist/main.js). */
   entry?: string;
+  /** A command the gateway's node runs under, e.g. valgrind and its flags (bench/instructions.ts). */
+  wrapper?: string[];
   timeoutMs?: number;
 }
 
@@ -106,7 +108,7 @@ export async function procRssBytes(pid: number): Promise<number | null> {
   }
 }
 
-export async function startGatewayProcess({ gitlabUrl, env = {}, nodeArgs = [], root = REPO_ROOT, entry, timeoutMs = 30_000 }: GatewayStart): Promise<GatewayProcess> {
+export async function startGatewayProcess({ gitlabUrl, env = {}, nodeArgs = [], root = REPO_ROOT, entry, wrapper = [], timeoutMs = 30_000 }: GatewayStart): Promise<GatewayProcess> {
   // As the image runs it: NODE_ENV=production (graphql-js checks every instanceof twice otherwise) and the default
   // LOG_LEVEL (a line per operation). One token and one address send every request here: the per-client limits,
   // which are there for other clients, are off.
@@ -123,7 +125,8 @@ export async function startGatewayProcess({ gitlabUrl, env = {}, nodeArgs = [], 
   };
   const main = entry ?? (await builtGateway(root));
   // Node's flags too, as the image's CMD gives them.
-  const server = await startServerProcess('gateway', gatewayNode(), [...(await imageNodeFlags(root)), ...nodeArgs, main], processEnv, READY, root, timeoutMs);
+  const command = [...wrapper, gatewayNode(), ...(await imageNodeFlags(root)), ...nodeArgs, main];
+  const server = await startServerProcess('gateway', command[0], command.slice(1), processEnv, READY, root, timeoutMs);
   return { ...server, url: server.ready, origin: new URL(server.ready).origin };
 }
 
