@@ -1,9 +1,12 @@
 // The floor of scenario 1: the least any Node gateway must do for a modelRecord request, with no GraphQL at all.
 // It reads the POST body as JSON, makes the same upstream list call through an undici Pool, parses GitLab's answer
-// and writes the record back as JSON, shaped as the gateway's answer. Started by bench/scenarios/overhead.ts, loopback
-// only. Environment: UPSTREAM_ORIGIN (the stand-in), UPSTREAM_PATH (path and query of the gateway's list call).
+// and writes the record back as JSON, shaped as the gateway's answer. The call goes through the gateway's own
+// exchange (src/gitlab/upstream-call.ts), as the broadcaster floor writes through the gateway's outbox: what the two
+// share is not what tells them apart. Started by bench/scenarios/overhead.ts, loopback only. Environment:
+// UPSTREAM_ORIGIN (the stand-in), UPSTREAM_PATH (path and query of the gateway's list call).
 import { createServer } from 'node:http';
 import { Pool } from 'undici';
+import { exchange } from '../../src/gitlab/upstream-call.js';
 
 const origin = process.env.UPSTREAM_ORIGIN;
 const upstreamPath = process.env.UPSTREAM_PATH;
@@ -31,11 +34,9 @@ const server = createServer((req, res) => {
       return fail(400, 'body is not JSON');
     }
     const token = req.headers['private-token'];
-    pool
-      .request({ method: 'GET', path: upstreamPath, headers: { accept: 'application/json', 'private-token': String(token ?? '') } })
-      .then(async (upstream) => {
-        const text = await upstream.body.text();
-        if (upstream.statusCode !== 200) return fail(502, `upstream status ${upstream.statusCode}`);
+    exchange(pool, { method: 'GET', path: upstreamPath, headers: { accept: 'application/json', 'private-token': String(token ?? '') } }, () => {})
+      .then(({ status, text }) => {
+        if (status !== 200) return fail(502, `upstream status ${status}`);
         const record = (JSON.parse(text) as RecordJson[])[0];
         if (!record) return fail(404, 'no such record');
         const info = record.checksum_information;

@@ -8,7 +8,8 @@ import { requireIdentifier } from './identifiers.js';
 
 export type { RecordJson } from '../models.js';
 import { DialectState } from './dialect.js';
-import type { EndEmitter, OperationEnd } from '../operation-end.js';
+import { exchange, type Answer, type ReadHeader } from './upstream-call.js';
+import type { OperationEnd } from '../operation-end.js';
 import type { CallTrace, ServerAddress, UpstreamSpan } from '../trace-context.js';
 
 export const API_PATH = '/api/v4/admin/data_management/';
@@ -165,7 +166,7 @@ export function isRejectedByGitLab(error: unknown): boolean {
 
 interface Response {
   status: number;
-  headers: Record<string, string | string[] | undefined>;
+  headers: Answer['headers'];
   body: unknown;
 }
 
@@ -434,7 +435,7 @@ export class GitLabClient {
     const { end } = caller;
     // A GET the client no longer waits for is cut off; a PUT on its way is let finish: GitLab may have acted on it
     // already, and cutting it off would only hide how it went.
-    const cutOffBy = method === 'GET' ? end?.emitterSignal : undefined;
+    const cutOffBy = method === 'GET' ? end : undefined;
     // The token's rate of calls to GitLab: past it, this call is not sent. Its retries are not counted again.
     if (caller.upstreamRate && !end?.ended) await caller.upstreamRate(1);
     let span: UpstreamSpan | null = null;
@@ -487,25 +488,21 @@ export class GitLabClient {
   }
 
   private async attempt(
-    method: string,
+    method: 'GET' | 'PUT',
     path: string,
     headers: Record<string, string>,
     special: ((status: number, body: unknown) => Error | null) | undefined,
     answered: (status: number) => void,
-    signal: EndEmitter | undefined,
+    cutOff: OperationEnd | undefined,
   ): Promise<Response> {
     let status: number;
     let resHeaders: Response['headers'];
     let text: string;
     try {
-      const res = await this.pool.request({ method, path, headers, signal });
-      status = res.statusCode;
-      answered(status);
-      resHeaders = res.headers;
-      text = await res.body.text();
+      ({ status, headers: resHeaders, text } = await exchange(this.pool, { method, path, headers }, answered, cutOff));
     } catch (error) {
       // Cut off on purpose (see send()), not a failure of GitLab's.
-      if (signal?.aborted) throw clientLeft();
+      if (cutOff?.ended) throw clientLeft();
       throw networkFailure(error);
     }
     let body: unknown = null;
@@ -607,9 +604,8 @@ function networkFailure(error: unknown): Attempt {
   return new Attempt(gatewayError('UPSTREAM_UNAVAILABLE', neverArrived ? 'Could not connect to GitLab.' : 'The connection to GitLab failed.'), neverArrived, true);
 }
 
-function header(res: Response, name: string): string | undefined {
-  const value = res.headers[name];
-  return Array.isArray(value) ? value[0] : value;
+function header(res: Response, name: ReadHeader): string | undefined {
+  return res.headers[name];
 }
 
 function positiveInt(value: string | undefined, allowZero = false): number | null {

@@ -1,0 +1,102 @@
+// GitLab's answers as bytes on the wire, from a TCP server that writes them by hand: header names in any case, a
+// header sent twice, an informational answer first, a chunked body split mid-character. The gateway reads the same
+// answer from each (GitLab's proxies differ in all of these).
+import { createServer, type Server, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { startGateway } from '../../src/server.js';
+import { ADMIN, type GraphQLResponse } from '../support/gateway.js';
+import { QUIET } from './helpers.js';
+
+const RECORD = {
+  record_identifier: 7,
+  model_class: 'Project',
+  created_at: '2026-01-02T03:04:05.000Z',
+  file_size: 42,
+  checksum_information: { checksum: 'prüfsumme-✓', last_checksum: null, checksum_state: 'succeeded', checksum_retry_count: 0, checksum_retry_at: null, checksum_failure: null },
+};
+
+/** How the next answer is written: its head (status line and headers) and its body, in the pieces given. */
+interface Wire {
+  informational: boolean;
+  headers: string[];
+  pieces: Buffer[];
+}
+
+let wire: Wire;
+const requests: string[] = [];
+let server: Server;
+let gateway: Awaited<ReturnType<typeof startGateway>>;
+
+function answer(socket: Socket): void {
+  let pending = '';
+  socket.on('data', (data) => {
+    pending += data.toString('latin1');
+    for (let end = pending.indexOf('\r\n\r\n'); end >= 0; end = pending.indexOf('\r\n\r\n')) {
+      requests.push(pending.slice(0, end));
+      pending = pending.slice(end + 4);
+      if (wire.informational) socket.write('HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n');
+      socket.write(`HTTP/1.1 200 OK\r\n${wire.headers.join('\r\n')}\r\nTransfer-Encoding: chunked\r\n\r\n`);
+      // Each piece is its own chunk and its own write: the gateway reads them as they come.
+      for (const piece of wire.pieces) socket.write(Buffer.concat([Buffer.from(`${piece.length.toString(16)}\r\n`), piece, Buffer.from('\r\n')]));
+      socket.write('0\r\n\r\n');
+    }
+  });
+}
+
+/** The body in pieces of `size` bytes: small pieces split the multi-byte characters of the checksum. */
+function piecesOf(body: string, size: number): Buffer[] {
+  const bytes = Buffer.from(body, 'utf8');
+  const pieces: Buffer[] = [];
+  for (let i = 0; i < bytes.length; i += size) pieces.push(bytes.subarray(i, i + size));
+  return pieces;
+}
+
+async function query(): Promise<GraphQLResponse<{ modelRecords: { totalCount: number | null; pageInfo: { hasNextPage: boolean }; nodes: Array<{ recordIdentifier: string; checksumInformation: { checksum: string } }> } }>> {
+  const res = await fetch(gateway.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'private-token': ADMIN },
+    body: JSON.stringify({ query: '{ modelRecords(model: PROJECT, first: 1) { totalCount pageInfo { hasNextPage } nodes { recordIdentifier checksumInformation { checksum } } } }' }),
+  });
+  return (await res.json()) as never;
+}
+
+describe("GitLab's answers as written on the wire", () => {
+  beforeAll(async () => {
+    server = createServer(answer);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    gateway = await startGateway(loadConfig({ ...QUIET, HOST: '127.0.0.1', PORT: '0', GITLAB_API_DIALECT: 'singular' }), { gitlabUrl: `http://127.0.0.1:${port}` });
+  });
+  afterAll(async () => {
+    await gateway?.close();
+    await new Promise((resolve) => server?.close(resolve));
+  });
+  beforeEach(() => {
+    requests.length = 0;
+  });
+
+  const body = JSON.stringify([RECORD]);
+  const expected = { data: { modelRecords: { totalCount: 5, pageInfo: { hasNextPage: true }, nodes: [{ recordIdentifier: '7', checksumInformation: { checksum: 'prüfsumme-✓' } }] } } };
+
+  it.each([
+    ['lower-case names, one piece', { informational: false, headers: ['content-type: application/json', 'x-total: 5', 'x-next-page: 2'], pieces: [Buffer.from(body)] }],
+    ['names in any case', { informational: false, headers: ['Content-Type: application/json', 'X-TOTAL: 5', 'X-Next-Page: 2'], pieces: [Buffer.from(body)] }],
+    ['a header sent twice: the first counts', { informational: false, headers: ['content-type: application/json', 'X-Total: 5', 'x-total: 9', 'x-next-page: 2', 'X-Next-Page: 3'], pieces: [Buffer.from(body)] }],
+    ['an informational answer first', { informational: true, headers: ['content-type: application/json', 'x-total: 5', 'x-next-page: 2'], pieces: [Buffer.from(body)] }],
+    ['the body in pieces of 3 bytes, characters split', { informational: false, headers: ['content-type: application/json', 'x-total: 5', 'x-next-page: 2'], pieces: piecesOf(body, 3) }],
+    ['other headers around them', { informational: false, headers: ['Date: Tue, 01 Dec 2026 10:00:00 GMT', 'X-Page: 1', 'x-per-page: 1', 'content-type: application/json', 'x-prev-page: ', 'x-total: 5', 'X-Total-Pages: 5', 'x-next-page: 2', 'Vary: Origin'], pieces: [Buffer.from(body)] }],
+  ] satisfies Array<[string, Wire]>)('%s', async (_name, given) => {
+    wire = given;
+    expect(await query()).toEqual(expected);
+    expect(requests).toHaveLength(1);
+    expect(requests[0]).toMatch(/^GET \/api\/v4\/admin\/data_management\/project\?page=1&per_page=1 HTTP\/1\.1\r\n/);
+  });
+
+  it('an answer that is not JSON by its type is an upstream error', async () => {
+    wire = { informational: false, headers: ['content-type: text/html', 'x-total: 5'], pieces: [Buffer.from(body)] };
+    const res = await query();
+    expect(res.errors?.map((e) => e.extensions?.code)).toEqual(['UPSTREAM_ERROR']);
+  });
+});
