@@ -6,9 +6,21 @@ import { errors, type Dispatcher } from 'undici';
 
 /** The response headers the GitLab client reads (lower case). */
 export type ReadHeader = 'content-type' | 'link' | 'retry-after' | 'x-next-page' | 'x-total';
-const READ_HEADERS = new Set<string>(['content-type', 'link', 'retry-after', 'x-next-page', 'x-total']);
-/** Their lengths: a name of another length is not converted to be compared. */
-const READ_LENGTHS = new Set([...READ_HEADERS].map((name) => name.length));
+const READ_HEADERS: readonly ReadHeader[] = ['content-type', 'link', 'retry-after', 'x-next-page', 'x-total'];
+/** Their names as bytes: a header's name is compared where it lies, not made a string first (a call into C++ each). */
+const READ_NAMES = READ_HEADERS.map((name) => ({ name, bytes: Buffer.from(name, 'latin1') }));
+
+/** The read header this raw name is, in any case (header names are ASCII), or null. */
+function readHeaderOf(raw: Buffer): ReadHeader | null {
+  for (const { name, bytes } of READ_NAMES) {
+    if (bytes.length !== raw.length) continue;
+    let i = 0;
+    // `| 0x20` folds A-Z to a-z, and leaves the name's other characters (a-z, '-') as they are.
+    while (i < bytes.length && (raw[i] | 0x20) === bytes[i]) i++;
+    if (i === bytes.length) return name;
+  }
+  return null;
+}
 
 export interface Answer {
   status: number;
@@ -55,9 +67,8 @@ class AnswerHandler implements Dispatcher.DispatchHandler {
     this.status = status;
     this.answered(status);
     for (let i = 0; i < rawHeaders.length; i += 2) {
-      if (!READ_LENGTHS.has(rawHeaders[i].length)) continue;
-      const name = rawHeaders[i].toString('latin1').toLowerCase();
-      if (READ_HEADERS.has(name) && !(name in this.headers)) this.headers[name as ReadHeader] = rawHeaders[i + 1].toString('utf8');
+      const name = readHeaderOf(rawHeaders[i]);
+      if (name !== null && this.headers[name] === undefined) this.headers[name] = rawHeaders[i + 1].toString('utf8');
     }
     return true;
   }
