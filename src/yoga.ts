@@ -115,8 +115,8 @@ export function createGatewayYoga(config: Config, deps: YogaDeps) {
         );
       },
     } satisfies Plugin<ServerContext & YogaInitialContext & GatewayContext> as Plugin,
-    // First after it, so every operation (a refused one too) has its span, and before the subscription plugin that stops the
-    // onSubscribe hooks after it.
+    // First after it, so every operation (a refused one too) has its span, and before the subscription plugin that
+    // stops the onSubscribe hooks after it.
     ...(deps.tracing ? [deps.tracing.plugin()] : []),
     useQueryExecutor({ documents: parseCache, after: config.queryCompileAfter, onCompiled: () => deps.metrics.compiledQueries.inc() }),
     EnvelopArmorPlugin({
