@@ -3,6 +3,7 @@
 // URL), wrap the body in a stream and the call in an AsyncResource: about 8% of the gateway's instructions per
 // request. This handler keeps the bytes it is given and converts only what is read.
 import { errors, type Dispatcher } from 'undici';
+import type { OperationEnd } from '../operation-end.js';
 
 /** The response headers the GitLab client reads (lower case). */
 export type ReadHeader = 'content-type' | 'link' | 'retry-after' | 'x-next-page' | 'x-total';
@@ -29,12 +30,6 @@ export interface Answer {
   text: string;
 }
 
-/** What may cut a call off: the operation's end (see OperationEnd). */
-export interface CutOff {
-  readonly ended: boolean;
-  whenEnded(then: () => void): () => void;
-}
-
 /**
  * undici's handler interface that is given the raw headers, for one call. Its typings mark it deprecated for the
  * interface of controllers, which is given headers already converted; undici's own request() is built on this one.
@@ -49,7 +44,8 @@ class AnswerHandler implements Dispatcher.DispatchHandler {
     private readonly resolve: (answer: Answer) => void,
     private readonly reject: (error: Error) => void,
     private readonly answered: (status: number) => void,
-    private readonly cutOff: CutOff | undefined,
+    /** The operation's end: a call its client no longer waits for is cut off. */
+    private readonly cutOff: OperationEnd | undefined,
   ) {}
 
   /** Called again if undici sends the request again (a kept-alive connection that was closed): listens once. */
@@ -91,7 +87,7 @@ class AnswerHandler implements Dispatcher.DispatchHandler {
 }
 
 /** Sends one request and reads the whole answer; rejects with undici's error when there is none (or it was cut off). */
-export function exchange(pool: Dispatcher, request: { method: 'GET' | 'PUT'; path: string; headers: Record<string, string> }, answered: (status: number) => void, cutOff?: CutOff): Promise<Answer> {
+export function exchange(pool: Dispatcher, request: { method: 'GET' | 'PUT'; path: string; headers: Record<string, string> }, answered: (status: number) => void, cutOff?: OperationEnd): Promise<Answer> {
   return new Promise((resolve, reject) => {
     pool.dispatch(request, new AnswerHandler(resolve, reject, answered, cutOff));
   });
