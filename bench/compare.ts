@@ -4,8 +4,8 @@
 // `--env` applies to this checkout's gateway only (e.g. to compare a setting's two values, give --base this checkout).
 // `--control` runs a second gateway of the base beside them: how far two identical gateways differ is the noise.
 import { parseArgs } from 'node:util';
-import { cpuPerRequest, interleavedThroughput, setupOverhead, totalRps } from './scenarios/overhead.js';
-import { interleavedLatency, median, throughput } from './lib/load.js';
+import { cpuPerRequest, interleavedThroughput, setupOverhead, totalRps, WARM_UP_S } from './scenarios/overhead.js';
+import { interleavedLatency, median } from './lib/load.js';
 
 const { values } = parseArgs({
   options: { base: { type: 'string' }, seconds: { type: 'string', default: '10' }, rounds: { type: 'string', default: '3' }, env: { type: 'string', multiple: true, default: [] }, control: { type: 'boolean', default: false } },
@@ -23,8 +23,7 @@ try {
   const watch: Record<string, number> = { base: base.pid, 'this checkout': head.pid, ...(control ? { control: control.pid } : {}) };
   const log = (line: string) => process.stdout.write(`${line}\n`);
   // Both compiled and warm before the first counted round: the first seconds of a process cost it more.
-  for (const target of targets) await throughput(target, 50, 5);
-  const [baseRuns, headRuns, controlRuns] = await interleavedThroughput(targets, Number(values.rounds), Number(values.seconds), log, watch);
+  const [baseRuns, headRuns, controlRuns] = await interleavedThroughput(targets, Number(values.rounds), Number(values.seconds), log, watch, WARM_UP_S);
   // The control's latency is not read: base and this checkout take the whole time.
   const [lb, lh] = await interleavedLatency(targets.slice(0, 2), Number(values.seconds) * 1000);
   const row = (name: string, rps: number, cpu: number, p50: number, p99: number) =>

@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { throughput, type Target } from './lib/load.js';
 import { startFloor } from './lib/processes.js';
-import { setupOverhead } from './scenarios/overhead.js';
+import { setupOverhead, WARM_UP_S } from './scenarios/overhead.js';
 
 const SAMPLES_PER_SECOND = 2000;
 /** Writes /tmp/perf-<pid>.map, which perf reads to name compiled JavaScript. */
@@ -92,7 +92,7 @@ async function main(): Promise<void> {
     ];
     const runs: OnCpu[] = [];
     for (const { name, pid, target } of servers) {
-      await throughput(target, 50, 4);
+      await throughput(target, 50, WARM_UP_S);
       const file = join(dir, `${name}.data`);
       const requests = await record(pid, file, async () => (await throughput(target, 50, Number(values.seconds))).requests);
       runs.push(await summarise(name, file, requests));

@@ -79,6 +79,14 @@ export async function setupOverhead(gatewayStarts: Array<{ env?: Record<string, 
   }
 }
 
+/**
+ * Seconds of full load each target gets before its first counted round. Second by second, a fresh gateway's CPU per
+ * request falls for about 10 s (1,000 us in its first second, 350 in its sixth, a slower second near the eighth, then
+ * steady) as V8's optimizing tiers compile its code and its heap grows; the floor is steady after about 3 s. A shorter
+ * warm-up counts the gateway's start in its first rounds.
+ */
+export const WARM_UP_S = 15;
+
 /** Throughput runs of several targets, taking turns A B C A B C ..., after a warm-up of each. */
 export async function interleavedThroughput(
   targets: Target[],
@@ -124,10 +132,8 @@ export async function runOverhead(options: RunOptions): Promise<ScenarioResult> 
     options.log(`overhead: record ${setup.recordId}; the gateway sends GET ${setup.gatewayUpstreamPath}`);
     options.log(`  throughput at ${CONNECTIONS} connections, ${rounds} rounds of ${durationS} s per target, interleaved`);
     const watch = { gateway: setup.gateways[0].pid, 'bare proxy': bare.pid, 'stand-in': setup.standIn.pid };
-    // The floor right after the gateway, so each round's pair runs on the machine as it was within seconds. The 6 s
-    // warm-up: under load the gateway reaches its steady pace after about 5 s (its code compiled by V8's optimizing
-    // tiers, its heap grown), the floor after about 3; a shorter one counts the gateway's start in its first round.
-    const [gw, floorRuns, list, plain] = await interleavedThroughput([gateway, floor, setup.restList, setup.restPlain], rounds, durationS, options.log, watch, options.quick ? 1 : 6);
+    // The floor right after the gateway, so each round's pair runs on the machine as it was within seconds.
+    const [gw, floorRuns, list, plain] = await interleavedThroughput([gateway, floor, setup.restList, setup.restPlain], rounds, durationS, options.log, watch, options.quick ? 1 : WARM_UP_S);
     options.log(`  latency at 1 connection, requests interleaved, ${latencyMs / 1000} s`);
     const [lgw, llist, lplain, lfloor] = await interleavedLatency([gateway, setup.restList, setup.restPlain, floor], latencyMs);
     for (const l of [lgw, llist, lplain, lfloor]) options.log(`  ${l.target.padEnd(26)} p50 ${l.p50Ms.toFixed(3)} ms  p99 ${l.p99Ms.toFixed(3)} ms  (${l.samples} requests)`);
