@@ -20,6 +20,8 @@ export interface Config {
     maxRetryAfterMs: number;
     /** Longest request line (`GET /api/v4/...?... HTTP/1.1`) sent to GitLab: longer identifier lists are split. */
     maxUrlBytes: number;
+    /** Largest answer body read from GitLab: a larger one is cut off (its connection closed) and the call fails. */
+    maxResponseBytes: number;
     /** Calls to GitLab one query or mutation may make (identical list calls count once); subscriptions' are the live layer's. */
     maxCallsPerOperation: number;
   };
@@ -220,6 +222,8 @@ export function loadConfig(env: Env = process.env): Config {
       maxRetryAfterMs: integer(env, 'UPSTREAM_MAX_RETRY_AFTER_MS', 5_000, 0),
       // nginx's default large_client_header_buffers (8k): a longer request line is answered 414.
       maxUrlBytes: integer(env, 'UPSTREAM_MAX_URL_BYTES', 8_192, 1_024, 1_048_576),
+      // A page of 100 records is a few hundred KiB: 16 MiB only stops an answer that would not end.
+      maxResponseBytes: integer(env, 'UPSTREAM_MAX_RESPONSE_BYTES', 16 * 1_048_576, 65_536, 1_073_741_824),
       maxCallsPerOperation,
     },
     maxPageSize: integer(env, 'MAX_PAGE_SIZE', 100, 1, 100),

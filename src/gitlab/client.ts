@@ -215,6 +215,7 @@ export class GitLabClient {
       connectTimeout: options.connectTimeoutMs,
       headersTimeout: options.headersTimeoutMs,
       bodyTimeout: options.bodyTimeoutMs,
+      maxResponseSize: options.maxResponseBytes,
       keepAliveTimeout: 30_000,
     });
   }
@@ -600,6 +601,8 @@ function networkFailure(error: unknown): Attempt {
   if (code === 'UND_ERR_CONNECT_TIMEOUT') return new Attempt(gatewayError('UPSTREAM_TIMEOUT', 'Could not connect to GitLab in time.'), true, true);
   // GitLab answered, with more header than even its Link of a longest URL needs: asking again would get the same.
   if (code === 'UND_ERR_HEADERS_OVERFLOW') return new Attempt(gatewayError('UPSTREAM_ERROR', 'GitLab answered with larger headers than expected.'), false, false);
+  // The same for a body past UPSTREAM_MAX_RESPONSE_BYTES (undici closed the connection at that byte).
+  if (code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') return new Attempt(gatewayError('UPSTREAM_ERROR', 'GitLab answered with a larger body than this gateway reads.'), false, false);
   const neverArrived = CONNECT_ERRORS.has(code);
   return new Attempt(gatewayError('UPSTREAM_UNAVAILABLE', neverArrived ? 'Could not connect to GitLab.' : 'The connection to GitLab failed.'), neverArrived, true);
 }

@@ -69,6 +69,8 @@ describe('loadConfig', () => {
       ['UPSTREAM_BODY_TIMEOUT_MS', 'soon'],
       ['UPSTREAM_HEADERS_TIMEOUT_MS', '0'],
       ['UPSTREAM_RETRIES', '-1'],
+      ['UPSTREAM_MAX_RESPONSE_BYTES', '1000'],
+      ['UPSTREAM_MAX_RESPONSE_BYTES', '16MiB'],
       ['PORT', 'http'],
     ]) {
       expect(configError({ [name]: value }).message).toMatch(new RegExp(`^${name} must be an integer`));
@@ -86,6 +88,7 @@ describe('loadConfig', () => {
     expect(config.gitlabUrl).toBeNull();
     expect(config.dialect).toBe('auto');
     expect(config.upstream.retries).toBe(2);
+    expect(config.upstream.maxResponseBytes).toBe(16 * 1024 * 1024);
     expect(config.port).toBe(4000);
   });
 });

@@ -22,6 +22,8 @@ interface Wire {
   informational: boolean;
   headers: string[];
   pieces: Buffer[];
+  /** After the pieces, the body goes on, 16 KiB every few milliseconds, until the gateway closes the connection. */
+  endless?: boolean;
 }
 
 let wire: Wire;
@@ -29,7 +31,14 @@ const requests: string[] = [];
 let server: Server;
 let gateway: Awaited<ReturnType<typeof startGateway>>;
 
+/** Connections to the fake GitLab that are still open. */
+const open = new Set<Socket>();
+
 function answer(socket: Socket): void {
+  open.add(socket);
+  socket.once('close', () => open.delete(socket));
+  // The gateway resets a connection whose answer it cuts off.
+  socket.on('error', () => {});
   let pending = '';
   socket.on('data', (data) => {
     pending += data.toString('latin1');
@@ -40,6 +49,12 @@ function answer(socket: Socket): void {
       socket.write(`HTTP/1.1 200 OK\r\n${wire.headers.join('\r\n')}\r\nTransfer-Encoding: chunked\r\n\r\n`);
       // Each piece is its own chunk and its own write: the gateway reads them as they come.
       for (const piece of wire.pieces) socket.write(Buffer.concat([Buffer.from(`${piece.length.toString(16)}\r\n`), piece, Buffer.from('\r\n')]));
+      if (wire.endless) {
+        const more = Buffer.from(`4000\r\n${' '.repeat(0x4000)}\r\n`);
+        const timer = setInterval(() => socket.write(more), 2);
+        socket.once('close', () => clearInterval(timer));
+        continue;
+      }
       socket.write('0\r\n\r\n');
     }
   });
@@ -98,5 +113,55 @@ describe("GitLab's answers as written on the wire", () => {
     wire = { informational: false, headers: ['content-type: text/html', 'x-total: 5'], pieces: [Buffer.from(body)] };
     const res = await query();
     expect(res.errors?.map((e) => e.extensions?.code)).toEqual(['UPSTREAM_ERROR']);
+  });
+});
+
+describe('an answer larger than UPSTREAM_MAX_RESPONSE_BYTES', () => {
+  const BOUND = 65_536;
+  beforeAll(async () => {
+    server = createServer(answer);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    gateway = await startGateway(loadConfig({ ...QUIET, HOST: '127.0.0.1', PORT: '0', GITLAB_API_DIALECT: 'singular', UPSTREAM_MAX_RESPONSE_BYTES: String(BOUND) }), { gitlabUrl: `http://127.0.0.1:${port}` });
+  });
+  afterAll(async () => {
+    await gateway?.close();
+    for (const socket of open) socket.destroy();
+    await new Promise((resolve) => server?.close(resolve));
+  });
+  beforeEach(() => {
+    requests.length = 0;
+  });
+
+  const headers = ['content-type: application/json', 'x-total: 5', 'x-next-page: 2'];
+  /** The record's JSON with a field the gateway does not read, padded to `bytes` in all. */
+  const padded = (bytes: number) => {
+    const bare = JSON.stringify([{ ...RECORD, padding: '' }]);
+    return JSON.stringify([{ ...RECORD, padding: 'x'.repeat(bytes - Buffer.byteLength(bare)) }]);
+  };
+  const refused = { code: 'UPSTREAM_ERROR', message: 'GitLab answered with a larger body than this gateway reads.' };
+
+  it('is refused at the bound, without asking again, and its connection closed', async () => {
+    wire = { informational: false, headers, pieces: piecesOf(padded(BOUND + 1), 8192) };
+    const res = await query();
+    expect(res.errors?.map((e) => ({ code: e.extensions?.code, message: e.message }))).toEqual([refused]);
+    expect(res.data).toEqual({ modelRecords: null });
+    expect(requests).toHaveLength(1);
+    await expect.poll(() => open.size).toBe(0);
+  });
+
+  it('an answer that does not end is cut off at the bound', async () => {
+    wire = { informational: false, headers, pieces: [Buffer.from('[')], endless: true };
+    const res = await query();
+    expect(res.errors?.map((e) => ({ code: e.extensions?.code, message: e.message }))).toEqual([refused]);
+    // The gateway closed the connection: the fake stops writing, nothing goes on after the operation.
+    await expect.poll(() => open.size).toBe(0);
+  });
+
+  it('one of the bound exactly is read, and the gateway goes on as before', async () => {
+    wire = { informational: false, headers, pieces: piecesOf(padded(BOUND), 8192) };
+    const res = await query();
+    expect(res.errors).toBeUndefined();
+    expect(res.data?.modelRecords.nodes).toEqual([{ recordIdentifier: '7', checksumInformation: { checksum: 'prüfsumme-✓' } }]);
   });
 });
