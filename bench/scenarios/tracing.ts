@@ -4,7 +4,7 @@
 import { figure, type RunOptions, type ScenarioResult } from '../lib/figures.js';
 import { round, verifyTarget, type Target } from '../lib/load.js';
 import { startFloor } from '../lib/processes.js';
-import { cpuPerRequest, interleavedThroughput, setupOverhead, totalRps } from './overhead.js';
+import { cpuPerRequest, interleavedThroughput, setupOverhead, totalRps, WARM_UP_S } from './overhead.js';
 
 /** Tracing off, with a client's traceparent, may cost at most this much more CPU per request than without one. */
 export const TRACING_TARGETS = { offWithTraceparentCpuRatio: 1.05 } as const;
@@ -34,7 +34,7 @@ export async function runTracing(options: RunOptions): Promise<ScenarioResult> {
       options.log(`tracing: record ${setup.recordId}; ${rounds} rounds of ${durationS} s per target, interleaved; spans to ${sink.origin} (http/protobuf)`);
       const watch = { off: offGateway.pid, on: onGateway.pid, unsampled: unsampledGateway.pid, collector: sink.pid, 'stand-in': setup.standIn.pid };
       const statsBefore = (await (await fetch(`${sink.origin}/stats`)).json()) as { exports: number; bytes: number };
-      const [offRuns, parentRuns, unsampledRuns, exportingRuns] = await interleavedThroughput([off, offWithParent, unsampled, exporting], rounds, durationS, options.log, watch);
+      const [offRuns, parentRuns, unsampledRuns, exportingRuns] = await interleavedThroughput([off, offWithParent, unsampled, exporting], rounds, durationS, options.log, watch, options.quick ? 1 : WARM_UP_S);
       const statsAfter = (await (await fetch(`${sink.origin}/stats`)).json()) as { exports: number; bytes: number };
       const exportingRequests = exportingRuns.reduce((a, r) => a + r.requests, 0);
       if (statsAfter.exports === statsBefore.exports) throw new Error('tracing on: nothing reached the collector');
