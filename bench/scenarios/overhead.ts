@@ -6,7 +6,7 @@ import { interleavedLatency, median, round, throughput, verifyTarget, type Targe
 import { ADMIN_TOKEN, startFloor, startGatewayProcess, startStandalone, type GatewayProcess, type StandaloneStandIn } from '../lib/processes.js';
 
 export const OVERHEAD_TARGETS = { throughputRatio: 0.5, addedP50Ms: 0.5, overFloor: 0.7 } as const;
-const CONNECTIONS = 50;
+export const CONNECTIONS = 50;
 
 export const MODEL_RECORD_QUERY = (id: string) =>
   `{ modelRecord(model: PROJECT, recordIdentifier: "${id}") { id recordIdentifier fileSize checksumInformation { checksum checksumState lastChecksum } } }`;
@@ -87,7 +87,11 @@ export async function setupOverhead(gatewayStarts: Array<{ env?: Record<string, 
  */
 export const WARM_UP_S = 15;
 
-/** Throughput runs of several targets, taking turns A B C A B C ..., after a warm-up of each. */
+/**
+ * Throughput runs of several targets, taking turns A B C A B C ..., after a warm-up of each. `alternate`: every other
+ * round runs in reverse (A B C, C B A, ...), so a target's place in the round (what ran just before it) is not the same
+ * for all its rounds.
+ */
 export async function interleavedThroughput(
   targets: Target[],
   rounds: number,
@@ -95,11 +99,13 @@ export async function interleavedThroughput(
   log: (line: string) => void,
   watch: Record<string, number> = {},
   warmUpS = 1,
+  alternate = false,
 ): Promise<ThroughputRun[][]> {
-  for (const t of targets) await throughput(t, CONNECTIONS, warmUpS);
+  if (warmUpS > 0) for (const t of targets) await throughput(t, CONNECTIONS, warmUpS);
   const runs: ThroughputRun[][] = targets.map(() => []);
   for (let r = 0; r < rounds; r++) {
-    for (let i = 0; i < targets.length; i++) {
+    for (let k = 0; k < targets.length; k++) {
+      const i = alternate && r % 2 === 1 ? targets.length - 1 - k : k;
       const run = await throughput(targets[i], CONNECTIONS, durationS, watch);
       if (run.non2xx || run.errors) throw new Error(`${targets[i].name}: ${run.non2xx} non-2xx answers and ${run.errors} errors under load`);
       runs[i].push(run);
