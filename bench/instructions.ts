@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { median } from './lib/load.js';
 import { ADMIN_TOKEN, startGatewayProcess, startStandalone } from './lib/processes.js';
-import { MODEL_RECORD_QUERY } from './scenarios/overhead.js';
+import { firstRecordId, MODEL_RECORD_QUERY } from './scenarios/overhead.js';
 
 const { values } = parseArgs({
   options: { base: { type: 'string' }, requests: { type: 'string', default: '3000' }, runs: { type: 'string', default: '2' } },
@@ -39,8 +39,7 @@ try {
 }
 
 const standIn = await startStandalone(['--records', '200', '--verify-interval-ms', '0']);
-const first = await fetch(`${standIn.api}/projects?per_page=1`, { headers: { 'private-token': ADMIN_TOKEN } });
-const recordId = String(((await first.json()) as Array<{ record_identifier: number }>)[0].record_identifier);
+const recordId = await firstRecordId(standIn);
 const dir = await mkdtemp(join(tmpdir(), 'instructions-'));
 
 /** Instructions per request of one gateway: started under callgrind with counting off, warmed, then counted. */

@@ -6,7 +6,7 @@ import { interleavedLatency, median, round, throughput, verifyTarget, type Targe
 import { ADMIN_TOKEN, startFloor, startGatewayProcess, startStandalone, type GatewayProcess, type StandaloneStandIn } from '../lib/processes.js';
 
 export const OVERHEAD_TARGETS = { throughputRatio: 0.5, addedP50Ms: 0.5, overFloor: 0.7 } as const;
-export const CONNECTIONS = 50;
+const CONNECTIONS = 50;
 
 export const MODEL_RECORD_QUERY = (id: string) =>
   `{ modelRecord(model: PROJECT, recordIdentifier: "${id}") { id recordIdentifier fileSize checksumInformation { checksum checksumState lastChecksum } } }`;
@@ -24,13 +24,18 @@ export interface OverheadSetup {
 }
 
 /** A stand-in (no background verification, so nothing changes under the load) and gateways in front of it. */
+/** The identifier of the stand-in's first project record: the one scenario 1 asks for. */
+export async function firstRecordId(standIn: StandaloneStandIn): Promise<string> {
+  const first = await fetch(`${standIn.api}/projects?per_page=1`, { headers: { 'private-token': ADMIN_TOKEN } });
+  return String(((await first.json()) as Array<{ record_identifier: number }>)[0].record_identifier);
+}
+
 export async function setupOverhead(gatewayStarts: Array<{ env?: Record<string, string>; nodeArgs?: string[]; root?: string; entry?: string }> = [{}]): Promise<OverheadSetup> {
   const standIn = await startStandalone(['--records', '200', '--verify-interval-ms', '0']);
   const gateways: GatewayProcess[] = [];
   try {
     for (const start of gatewayStarts) gateways.push(await startGatewayProcess({ gitlabUrl: standIn.url, ...start }));
-    const first = await fetch(`${standIn.api}/projects?per_page=1`, { headers: { 'private-token': ADMIN_TOKEN } });
-    const recordId = String(((await first.json()) as Array<{ record_identifier: number }>)[0].record_identifier);
+    const recordId = await firstRecordId(standIn);
     const gatewayTarget = (gateway: GatewayProcess, name = 'gateway modelRecord'): Target => ({
       name,
       origin: gateway.origin,
@@ -87,6 +92,11 @@ export async function setupOverhead(gatewayStarts: Array<{ env?: Record<string, 
  */
 export const WARM_UP_S = 15;
 
+/** Full load on each target in turn, counted nowhere. */
+export async function warmUp(targets: Target[], seconds: number): Promise<void> {
+  for (const target of targets) await throughput(target, CONNECTIONS, seconds);
+}
+
 /**
  * Throughput runs of several targets, taking turns A B C A B C ..., after a warm-up of each. `alternate`: every other
  * round runs in reverse (A B C, C B A, ...), so a target's place in the round (what ran just before it) is not the same
@@ -101,7 +111,7 @@ export async function interleavedThroughput(
   warmUpS = 1,
   alternate = false,
 ): Promise<ThroughputRun[][]> {
-  if (warmUpS > 0) for (const t of targets) await throughput(t, CONNECTIONS, warmUpS);
+  if (warmUpS > 0) await warmUp(targets, warmUpS);
   const runs: ThroughputRun[][] = targets.map(() => []);
   for (let r = 0; r < rounds; r++) {
     for (let k = 0; k < targets.length; k++) {

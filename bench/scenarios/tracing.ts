@@ -2,9 +2,9 @@
 // tracing off, on and sampling nothing, and on and exporting every span over OTLP/HTTP (protobuf) to a collector of
 // its own process. Off must cost nothing measurable, a client's traceparent included (it is passed on to GitLab).
 import { figure, type RunOptions, type ScenarioResult } from '../lib/figures.js';
-import { median, round, throughput, verifyTarget, type Target } from '../lib/load.js';
+import { median, round, verifyTarget, type Target } from '../lib/load.js';
 import { startFloor } from '../lib/processes.js';
-import { CONNECTIONS, cpuPerRequest, interleavedThroughput, setupOverhead, totalRps, WARM_UP_S } from './overhead.js';
+import { cpuPerRequest, interleavedThroughput, setupOverhead, totalRps, warmUp, WARM_UP_S } from './overhead.js';
 
 /** Tracing off, with a client's traceparent, may cost at most this much more CPU per request than without one. */
 export const TRACING_TARGETS = { offWithTraceparentCpuRatio: 1.05 } as const;
@@ -39,7 +39,7 @@ export async function runTracing(options: RunOptions): Promise<ScenarioResult> {
       options.log(`tracing: record ${setup.recordId}; ${rounds} rounds of ${durationS} s per target, interleaved; spans to ${sink.origin} (http/protobuf)`);
       const watch = { off: offGateway.pid, on: onGateway.pid, unsampled: unsampledGateway.pid, collector: sink.pid, 'stand-in': setup.standIn.pid };
       const targets = [off, offWithParent, unsampled, exporting];
-      for (const target of targets) await throughput(target, CONNECTIONS, options.quick ? 1 : WARM_UP_S);
+      await warmUp(targets, options.quick ? 1 : WARM_UP_S);
       // The bytes exported per request count the measured rounds' spans only: those of the warm-up are sent before the
       // first reading (the batch processor's delay is 5 s), the last round's before the second.
       const stats = async () => {

@@ -8,7 +8,7 @@ import { requireIdentifier } from './identifiers.js';
 
 export type { RecordJson } from '../models.js';
 import { DialectState } from './dialect.js';
-import { exchange, type Answer, type ReadHeader } from './upstream-call.js';
+import { exchange, type Answer } from './upstream-call.js';
 import type { OperationEnd } from '../operation-end.js';
 import type { CallTrace, ServerAddress, UpstreamSpan } from '../trace-context.js';
 
@@ -249,9 +249,9 @@ export class GitLabClient {
         records: res.body as RecordJson[],
         flavour: page.flavour,
         page: page.flavour === 'offset' ? page.page : null,
-        nextPage: positiveInt(header(res, 'x-next-page')),
-        nextCursor: page.flavour === 'keyset' ? nextCursorOf(header(res, 'link')) : null,
-        total: positiveInt(header(res, 'x-total'), true),
+        nextPage: positiveInt(res.headers['x-next-page']),
+        nextCursor: page.flavour === 'keyset' ? nextCursorOf(res.headers.link) : null,
+        total: positiveInt(res.headers['x-total'], true),
       };
     });
   }
@@ -605,10 +605,6 @@ function networkFailure(error: unknown): Attempt {
   if (code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') return new Attempt(gatewayError('UPSTREAM_ERROR', 'GitLab answered with a larger body than this gateway reads.'), false, false);
   const neverArrived = CONNECT_ERRORS.has(code);
   return new Attempt(gatewayError('UPSTREAM_UNAVAILABLE', neverArrived ? 'Could not connect to GitLab.' : 'The connection to GitLab failed.'), neverArrived, true);
-}
-
-function header(res: Response, name: ReadHeader): string | undefined {
-  return res.headers[name];
 }
 
 function positiveInt(value: string | undefined, allowZero = false): number | null {

@@ -77,17 +77,23 @@ async function query(): Promise<GraphQLResponse<{ modelRecords: { totalCount: nu
   return (await res.json()) as never;
 }
 
+/** The fake GitLab, and a gateway in front of it with these variables. */
+async function startBoth(env: Record<string, string> = {}): Promise<void> {
+  server = createServer(answer);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  gateway = await startGateway(loadConfig({ ...QUIET, HOST: '127.0.0.1', PORT: '0', GITLAB_API_DIALECT: 'singular', ...env }), { gitlabUrl: `http://127.0.0.1:${port}` });
+}
+
+async function stopBoth(): Promise<void> {
+  await gateway?.close();
+  for (const socket of open) socket.destroy();
+  await new Promise((resolve) => server?.close(resolve));
+}
+
 describe("GitLab's answers as written on the wire", () => {
-  beforeAll(async () => {
-    server = createServer(answer);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    gateway = await startGateway(loadConfig({ ...QUIET, HOST: '127.0.0.1', PORT: '0', GITLAB_API_DIALECT: 'singular' }), { gitlabUrl: `http://127.0.0.1:${port}` });
-  });
-  afterAll(async () => {
-    await gateway?.close();
-    await new Promise((resolve) => server?.close(resolve));
-  });
+  beforeAll(() => startBoth());
+  afterAll(stopBoth);
   beforeEach(() => {
     requests.length = 0;
   });
@@ -118,17 +124,8 @@ describe("GitLab's answers as written on the wire", () => {
 
 describe('an answer larger than UPSTREAM_MAX_RESPONSE_BYTES', () => {
   const BOUND = 65_536;
-  beforeAll(async () => {
-    server = createServer(answer);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    gateway = await startGateway(loadConfig({ ...QUIET, HOST: '127.0.0.1', PORT: '0', GITLAB_API_DIALECT: 'singular', UPSTREAM_MAX_RESPONSE_BYTES: String(BOUND) }), { gitlabUrl: `http://127.0.0.1:${port}` });
-  });
-  afterAll(async () => {
-    await gateway?.close();
-    for (const socket of open) socket.destroy();
-    await new Promise((resolve) => server?.close(resolve));
-  });
+  beforeAll(() => startBoth({ UPSTREAM_MAX_RESPONSE_BYTES: String(BOUND) }));
+  afterAll(stopBoth);
   beforeEach(() => {
     requests.length = 0;
   });
